@@ -1,0 +1,213 @@
+"""Versioned string ids -> lazy ``"module:object"`` entry points, with did-you-mean errors.
+
+Two tables: scenes (``toy-son`` -> its class) and datasets (``toy-son-pairs-v1`` -> a
+scene, a mode and default sizes). A scene-level id such as ``toy-son-v1`` names the group
+of its three mode datasets. Heavy modules (MuJoCo, Blender, torch) are imported only when
+an entry is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from crlbench.datasets.spec import MODES, DatasetSpec
+from crlbench.errors import CrlbenchError, UnknownIdError
+
+__all__ = [
+    "SceneEntry",
+    "DatasetEntry",
+    "SCENES",
+    "DATASETS",
+    "GROUPS",
+    "load_entry_point",
+    "scene_class",
+    "dataset_entry",
+    "resolve_ids",
+    "suggest",
+]
+
+#: Mode -> the token used in dataset ids (``-tris-`` as in CITRIS' TRIS setting).
+MODE_TOKENS = {"sequences": "tris", "pairs": "pairs", "triplets": "triplets"}
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``"package.module:attr"`` and return the attribute."""
+    module, _, attr = entry_point.partition(":")
+    if not attr:
+        raise CrlbenchError(f"entry point {entry_point!r} must look like 'package.module:Name'")
+    try:
+        obj: Any = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        raise CrlbenchError(f"cannot import {module!r} for {entry_point!r}: {e}") from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise CrlbenchError(f"{module!r} has no attribute {attr!r} (from {entry_point!r})")
+        obj = getattr(obj, part)
+    return obj
+
+
+def suggest(name: str, known: list[str], what: str) -> UnknownIdError:
+    """An :class:`UnknownIdError` for ``name`` with the closest known ids."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownIdError(f"unknown {what} {name!r}.{hint} Run `crlbench ls` to list them.")
+
+
+@dataclass(frozen=True)
+class SceneEntry:
+    """A registered scene: its entry point, a one-line description and tags."""
+
+    name: str
+    entry_point: str
+    description: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset id: a scene in one mode with default sizes and settings.
+
+    Args:
+        sizes: Preset name (``smoke``, ``paper``) -> split sizes.
+        params: Scene parameters that differ from the scene's defaults.
+    """
+
+    id: str
+    scene: str
+    mode: str
+    description: str
+    sizes: Mapping[str, Mapping[str, int]]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    resolution: int | None = None
+    policy: str = "bernoulli"
+    policy_params: Mapping[str, Any] = field(default_factory=dict)
+    render: Mapping[str, Any] = field(default_factory=dict)
+
+    def spec(
+        self,
+        *,
+        size: str = "smoke",
+        seed: int = 0,
+        params: Mapping[str, Any] | None = None,
+        resolution: int | None = None,
+        render: Mapping[str, Any] | None = None,
+    ) -> DatasetSpec:
+        """The :class:`DatasetSpec` for a size preset, seed and parameter overrides."""
+        if size not in self.sizes:
+            raise CrlbenchError(f"unknown size {size!r} for {self.id}; use one of {sorted(self.sizes)}")
+        version = scene_class(self.scene).version
+        merged = json.loads(json.dumps({**self.params, **(params or {})}))  # JSON-native values
+        return DatasetSpec(
+            dataset_id=self.id,
+            scene=self.scene,
+            scene_version=version,
+            mode=self.mode,  # type: ignore[arg-type]
+            splits=dict(self.sizes[size]),
+            params=merged,
+            resolution=self.resolution if resolution is None else resolution,
+            policy=self.policy,
+            policy_params=dict(self.policy_params),
+            seed=seed,
+            render={**self.render, **(render or {})},
+        )
+
+
+SCENES: dict[str, SceneEntry] = {}
+DATASETS: dict[str, DatasetEntry] = {}
+GROUPS: dict[str, list[str]] = {}
+
+
+def register_scene(entry: SceneEntry) -> None:
+    if entry.name in SCENES:
+        raise ValueError(f"scene {entry.name!r} is already registered")
+    SCENES[entry.name] = entry
+
+
+def register_datasets(
+    scene: str,
+    version: int,
+    descriptions: Mapping[str, str],
+    sizes: Mapping[str, Mapping[str, Mapping[str, int]]],
+    **common: Any,
+) -> None:
+    """Register ``{scene}-{mode}-v{version}`` for each mode and the group ``{scene}-v{version}``.
+
+    Args:
+        descriptions: Mode -> one-line description.
+        sizes: Mode -> preset -> split sizes.
+        common: Further :class:`DatasetEntry` fields; ``policy`` may be a mode -> name map.
+    """
+    group = f"{scene}-v{version}"
+    GROUPS[group] = []
+    for mode in MODES:
+        did = f"{scene}-{MODE_TOKENS[mode]}-v{version}"
+        fields = {k: (v[mode] if isinstance(v, dict) and mode in v else v) for k, v in common.items()}
+        DATASETS[did] = DatasetEntry(did, scene, mode, descriptions[mode], sizes[mode], **fields)
+        GROUPS[group].append(did)
+
+
+def scene_class(name: str) -> type:
+    """The scene class registered as ``name`` (imported on first use)."""
+    if name not in SCENES:
+        raise suggest(name, sorted(SCENES), "scene")
+    return load_entry_point(SCENES[name].entry_point)
+
+
+def dataset_entry(dataset_id: str) -> DatasetEntry:
+    """The :class:`DatasetEntry` for a dataset id, or a did-you-mean error."""
+    if dataset_id not in DATASETS:
+        raise suggest(dataset_id, sorted([*DATASETS, *GROUPS]), "dataset id")
+    return DATASETS[dataset_id]
+
+
+def resolve_ids(name: str) -> list[str]:
+    """A dataset id or a scene-level group id -> the dataset ids it names."""
+    if name in GROUPS:
+        return list(GROUPS[name])
+    return [dataset_entry(name).id]
+
+
+# --- the registered scenes and datasets ------------------------------------------------
+
+register_scene(
+    SceneEntry(
+        "toy-son",
+        "crlbench.simulators.toy_son:ToySON",
+        "linear Gaussian SCM on a random DAG, observed through a random SO(n) rotation",
+        ("vector", "linear", "ilcm"),
+    )
+)
+register_datasets(
+    "toy-son",
+    1,
+    {
+        "sequences": "toy linear SCM, TRIS sequences with lag-1 parents and Bernoulli targets",
+        "pairs": "toy linear SCM, pre/post-intervention pairs sharing exogenous noise (ILCM)",
+        "triplets": "toy linear SCM, triplets: two states and a mask-mixed third",
+    },
+    {
+        "sequences": {
+            "smoke": {"train": 5000, "val": 1000, "test": 1000, "test_indep": 2000, "test_triplets": 1000},
+            "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 100_000, "test_triplets": 10_000},
+        },
+        "pairs": {
+            "smoke": {"train": 5000, "val": 1000, "test": 1000, "test_indep": 5000},
+            "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 100_000},
+        },
+        "triplets": {
+            "smoke": {"train": 5000, "val": 1000, "test": 1000},
+            "paper": {"train": 100_000, "val": 10_000, "test": 10_000},
+        },
+    },
+    policy={"sequences": "bernoulli", "pairs": "single", "triplets": "bernoulli"},
+)
+
+# --- causal-circuit (MuJoCo) -------------------------------------------------------------
+# --- end causal-circuit ------------------------------------------------------------------
+
+# --- causal3dident (Blender) -------------------------------------------------------------
+# --- end causal3dident -------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Scenes: structural causal models with renderers (see base.Scene)."""

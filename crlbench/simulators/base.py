@@ -1,0 +1,313 @@
+"""The scene contract: causal variables, graphs, mechanisms, interventions, rendering.
+
+A scene is a structural causal model over K causal variables (D dimensions in all) plus a
+renderer. Latent sampling is kept apart from rendering, so that pairs and triplets are
+exact: :meth:`Scene.render` is a pure function of the states. Every random draw takes an
+explicit :class:`numpy.random.Generator`; the dataset builder spawns them from one
+:class:`numpy.random.SeedSequence` (structure, noise, interventions, rendering).
+
+Shapes: ``N`` samples, ``K`` causal variables, ``D`` latent dimensions (a variable may span
+several, e.g. a 3-D position), ``E`` exogenous noise dimensions.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Mapping
+
+import numpy as np
+
+__all__ = [
+    "Kind",
+    "Variable",
+    "CausalGraph",
+    "Observation",
+    "Scene",
+    "Renderer",
+    "topological_order",
+    "descendants",
+]
+
+Kind = Literal["continuous", "angle", "categorical"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A causal variable: a name, a kind and its dimensions.
+
+    Args:
+        name: Identifier, e.g. ``"pos_o"``.
+        kind: ``"continuous"`` (range ``[low, high]``), ``"angle"`` (radians, period 2*pi,
+            stored in ``[0, 2*pi)``) or ``"categorical"`` (``n_categories`` values, stored
+            as floats ``0.0 .. n-1``).
+        dims: Names of its dimensions, e.g. ``("x", "y", "z")``; one entry for scalars.
+        low, high: Range of every dimension (continuous); the probe's normaliser. For
+            unbounded Gaussian variables use the range that holds nearly all mass and say so.
+        n_categories: Number of categories (categorical only).
+    """
+
+    name: str
+    kind: Kind = "continuous"
+    dims: tuple[str, ...] = ("",)
+    low: float = 0.0
+    high: float = 1.0
+    n_categories: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("continuous", "angle", "categorical"):
+            raise ValueError(f"Variable {self.name!r}: unknown kind {self.kind!r}")
+        if self.kind == "angle":
+            object.__setattr__(self, "low", 0.0)
+            object.__setattr__(self, "high", float(2 * np.pi))
+        if self.kind == "categorical":
+            if self.n_categories < 1:
+                raise ValueError(f"Variable {self.name!r}: categorical needs n_categories >= 1")
+            object.__setattr__(self, "low", 0.0)
+            object.__setattr__(self, "high", float(self.n_categories - 1))
+
+    @property
+    def size(self) -> int:
+        """Number of latent dimensions."""
+        return len(self.dims)
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        """Fully qualified dimension names, ``name`` or ``name.dim``."""
+        return tuple(self.name if not d else f"{self.name}.{d}" for d in self.dims)
+
+
+@dataclass(frozen=True)
+class CausalGraph:
+    """Adjacency over causal variables; ``A[i, j] = 1`` means ``i -> j``.
+
+    Args:
+        temporal: (K, K) parents at t-1 of each variable at t (self-edges included where a
+            variable depends on its own past).
+        instantaneous: (K, K) parents at t; a DAG.
+    """
+
+    temporal: np.ndarray
+    instantaneous: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("temporal", "instantaneous"):
+            a = np.asarray(getattr(self, name), dtype=np.uint8)
+            if a.ndim != 2 or a.shape[0] != a.shape[1]:
+                raise ValueError(f"CausalGraph.{name} must be (K, K), got {a.shape}")
+            object.__setattr__(self, name, a)
+        if self.temporal.shape != self.instantaneous.shape:
+            raise ValueError("CausalGraph: temporal and instantaneous must have the same shape")
+        topological_order(self.instantaneous)  # raises on a cycle
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the renderer produces for one state.
+
+    ``kind="image"``: uint8 ``(H, W, 3)``; ``kind="vector"``: float64 ``(D_obs,)``.
+    """
+
+    kind: Literal["image", "vector"]
+    shape: tuple[int, ...]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.kind == "image" else np.float64)
+
+    @property
+    def dataset_name(self) -> str:
+        """HDF5 dataset name: ``images`` or ``observations``."""
+        return "images" if self.kind == "image" else "observations"
+
+
+class Renderer(abc.ABC):
+    """A worker-local renderer, built once and reused across frames.
+
+    Heavy renderers (MuJoCo, Blender) hold their context here; :meth:`close` frees it.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, latents: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Render states.
+
+        Args:
+            latents: (N, D) float64 states.
+            seeds: (N,) uint64 per-frame render seeds (for stochastic renderers such as
+                path tracers; deterministic renderers ignore them).
+
+        Returns:
+            (N, *observation.shape) array of ``observation.dtype``.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (GL context, Blender scene)."""
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Scene(abc.ABC):
+    """A structural causal model over typed causal variables, with a renderer.
+
+    Subclasses set ``name``, ``version``, ``description`` and ``default_params``, build
+    their structure in ``__init__`` from ``params`` and a structure generator, and
+    implement the mechanisms below. Construction must be deterministic given
+    ``(params, rng)`` so that worker processes can rebuild the same scene from the spec.
+
+    Mechanism methods are vectorised over N and must not touch global random state.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    description: ClassVar[str] = ""
+    default_params: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, params: Mapping[str, Any], rng: np.random.Generator) -> None:
+        unknown = set(params) - set(self.default_params)
+        if unknown:
+            raise ValueError(
+                f"scene {self.name!r}: unknown parameter(s) {sorted(unknown)}; "
+                f"known: {sorted(self.default_params)}"
+            )
+        self.params: dict[str, Any] = {**self.default_params, **params}
+
+    # --- declaration -------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def variables(self) -> tuple[Variable, ...]:
+        """The K causal variables, in latent order."""
+
+    @property
+    @abc.abstractmethod
+    def graph(self) -> CausalGraph:
+        """Temporal and instantaneous graphs over the K variables."""
+
+    @property
+    @abc.abstractmethod
+    def observation(self) -> Observation:
+        """What :meth:`renderer` produces per state."""
+
+    @property
+    def noise_dim(self) -> int:
+        """E, the number of exogenous noise dimensions (default: one per latent dim)."""
+        return self.latent_dim
+
+    def structure(self) -> dict[str, np.ndarray]:
+        """Scene-specific arrays stored under ``/structure`` (weights, mixing, ...)."""
+        return {}
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        """D, the total number of latent dimensions."""
+        return sum(v.size for v in self.variables)
+
+    @property
+    def dim_to_var(self) -> np.ndarray:
+        """(D,) int index of the causal variable each latent dimension belongs to."""
+        return np.repeat(np.arange(len(self.variables)), [v.size for v in self.variables])
+
+    def expand(self, per_var: np.ndarray) -> np.ndarray:
+        """Broadcast (N, K) per-variable values to (N, D) per-dimension values."""
+        return np.asarray(per_var)[..., self.dim_to_var]
+
+    # --- instantaneous SCM (pairs, observational samples) --------------------------------
+    @abc.abstractmethod
+    def sample_noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(N, E) exogenous noise of the instantaneous SCM."""
+
+    @abc.abstractmethod
+    def sample_intervention(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(N, D) values an intervened variable takes (the intervention distribution)."""
+
+    @abc.abstractmethod
+    def solve(self, noise: np.ndarray, targets: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Evaluate the instantaneous SCM in topological order under ``do(targets)``.
+
+        Args:
+            noise: (N, E) exogenous noise.
+            targets: (N, K) bool/uint8, 1 where the variable is intervened.
+            values: (N, D) values the intervened variables take (ignored elsewhere).
+
+        Returns:
+            (N, D) latents. Counterfactuals: the same ``noise`` with other targets.
+        """
+
+    # --- temporal SCM (TRIS sequences) ---------------------------------------------------
+    @abc.abstractmethod
+    def initial_state(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(N, D) states at t = 0."""
+
+    @abc.abstractmethod
+    def transition(
+        self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One time step under interventions.
+
+        Args:
+            prev: (N, D) states at t-1.
+            targets: (N, K) bool/uint8 intervention targets at t.
+            rng: draws the exogenous noise and the intervened values.
+
+        Returns:
+            ``(next, noise)``: (N, D) states at t and the (N, E) noise used.
+        """
+
+    # --- independent factors (probe sets, triplets) --------------------------------------
+    @abc.abstractmethod
+    def sample_independent(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(N, D) states whose causal variables are drawn independently over their support.
+
+        Used for the ``*_indep`` probe sets of sequence datasets and for triplets, so that
+        probes see no correlation between causal variables.
+        """
+
+    # --- rendering -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def renderer(self, resolution: int | None) -> Renderer:
+        """A renderer for this scene at ``resolution`` (pixels; ``None`` for vectors)."""
+
+
+def topological_order(adjacency: np.ndarray) -> list[int]:
+    """Kahn's algorithm; raises ``ValueError`` naming a node on a cycle.
+
+    Args:
+        adjacency: (K, K), ``A[i, j] != 0`` means ``i -> j``.
+    """
+    a = np.asarray(adjacency) != 0
+    indeg = a.sum(axis=0).astype(int)
+    order: list[int] = []
+    ready = [i for i in range(len(a)) if indeg[i] == 0]
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for j in np.flatnonzero(a[i]):
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(int(j))
+    if len(order) != len(a):
+        rest = sorted(set(range(len(a))) - set(order))
+        raise ValueError(f"graph has a cycle through node(s) {rest}; a DAG is required")
+    return order
+
+
+def descendants(adjacency: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """(K,) bool mask of ``nodes`` and everything reachable from them.
+
+    Args:
+        adjacency: (K, K) DAG, ``A[i, j] != 0`` means ``i -> j``.
+        nodes: (K,) bool mask of start nodes.
+    """
+    a = np.asarray(adjacency) != 0
+    reach = np.asarray(nodes, dtype=bool).copy()
+    for _ in range(len(a)):
+        new = reach | a[reach].any(axis=0)
+        if (new == reach).all():
+            break
+        reach = new
+    return reach
+
