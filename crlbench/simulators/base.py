@@ -200,6 +200,13 @@ class Scene(abc.ABC):
         """Scene-specific arrays stored under ``/structure`` (weights, mixing, ...)."""
         return {}
 
+    def versions(self) -> dict[str, str]:
+        """Versions of the libraries that make the observations (e.g. ``{"mujoco": ...}``).
+
+        Recorded in every file, since renderers are not bit-stable across versions.
+        """
+        return {}
+
     # --- derived -----------------------------------------------------------------------
     @property
     def latent_dim(self) -> int:

@@ -1,0 +1,303 @@
+"""Spec -> HDF5: sample latents, render in resumable shards, assemble one file.
+
+Generation has two phases.
+
+1. *Latents* (parent process, cheap): for every split, the scene's mechanisms produce the
+   latents, targets, noise and masks from random streams keyed by ``(seed, split, purpose)``.
+   Nothing here depends on the number of workers or the shard size.
+2. *Observations* (worker processes, expensive): the frames to render are cut into shards;
+   each worker builds the scene and one renderer, renders its shards and writes each one
+   atomically to ``<out>.parts/``. A shard on disk is never redone, so killing generation
+   and running the same command again resumes where it stopped.
+
+The file is then assembled under a temporary name, its manifest written, ``complete`` set
+last, and only then renamed to ``<dataset_id>.h5``: a file under its final name is always
+complete.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from crlbench.datasets import storage
+from crlbench.datasets.spec import DatasetSpec
+from crlbench.errors import CrlbenchError, DataFileError
+from crlbench.simulators.base import Renderer, Scene
+from crlbench.simulators.policies import sample_targets
+
+__all__ = ["stream", "make_scene", "sample_split", "SplitLatents", "generate", "output_path"]
+
+#: Frames per shard: the unit of parallel work and of resumption.
+SHARD_FRAMES = {"image": 512, "vector": 1 << 17}
+
+
+def stream(seed: int, *names: str) -> np.random.Generator:
+    """An independent generator for ``(seed, *names)``, e.g. ``stream(0, "train", "noise")``.
+
+    Keys are names (hashed with crc32), not positions, so adding a split or a purpose never
+    changes the streams of the others.
+    """
+    key = tuple(zlib.crc32(n.encode()) for n in names)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+def make_scene(spec: DatasetSpec) -> Scene:
+    """Build the spec's scene from its structure stream (the same in every process)."""
+    from crlbench.registry import scene_class
+
+    cls = scene_class(spec.scene)
+    if cls.version != spec.scene_version:
+        raise CrlbenchError(
+            f"spec wants {spec.scene} v{spec.scene_version} but this crlbench has v{cls.version}; "
+            "install the crlbench release that made the dataset, or regenerate it"
+        )
+    return cls(spec.params, stream(spec.seed, "structure"))
+
+
+@dataclass
+class SplitLatents:
+    """Phase-1 output of one split.
+
+    Args:
+        arrays: Stored arrays (latents, targets, noise, mask) by name.
+        frames: (F, D) states to render, in storage order.
+        prefix: Leading shape of the observation array, e.g. ``(N, 2)`` for pairs.
+    """
+
+    arrays: dict[str, np.ndarray]
+    frames: np.ndarray
+    prefix: tuple[int, ...]
+
+
+def _sequence(scene: Scene, spec: DatasetSpec, split: str, n: int) -> SplitLatents:
+    k, d, e = len(scene.variables), scene.latent_dim, scene.noise_dim
+    targets = sample_targets(spec.policy, stream(spec.seed, split, "targets"), n, k, spec.policy_params)
+    if n:
+        targets[0] = 0  # the first frame is the initial state, not an intervention
+    latents, noise = np.zeros((n, d)), np.zeros((n, e))
+    rng = stream(spec.seed, split, "noise")
+    if n:
+        latents[0] = scene.initial_state(stream(spec.seed, split, "initial"), 1)[0]
+    for t in range(1, n):
+        nxt, eps = scene.transition(latents[t - 1 : t], targets[t : t + 1], rng)
+        latents[t], noise[t] = nxt[0], eps[0]
+    return SplitLatents({"latents": latents, "targets": targets, "noise": noise}, latents, (n,))
+
+
+def _pairs(scene: Scene, spec: DatasetSpec, split: str, n: int) -> SplitLatents:
+    k = len(scene.variables)
+    noise = scene.sample_noise(stream(spec.seed, split, "noise"), n)
+    targets = sample_targets(spec.policy, stream(spec.seed, split, "targets"), n, k, spec.policy_params)
+    values = scene.sample_intervention(stream(spec.seed, split, "values"), n)
+    pre = scene.solve(noise, np.zeros_like(targets), values)
+    post = scene.solve(noise, targets, values)  # counterfactual: same noise, do(targets)
+    latents = np.stack([pre, post], axis=1)
+    return SplitLatents({"latents": latents, "targets": targets, "noise": noise}, latents.reshape(2 * n, -1), (n, 2))
+
+
+def _triplets(scene: Scene, spec: DatasetSpec, split: str, n: int) -> SplitLatents:
+    k = len(scene.variables)
+    if k < 2:
+        raise CrlbenchError("triplets need at least 2 causal variables (the mask is neither all 0 nor all 1)")
+    ab = scene.sample_independent(stream(spec.seed, split, "states"), 2 * n)
+    a, b = ab[:n], ab[n:]
+    rng = stream(spec.seed, split, "mask")
+    mask = rng.random((n, k)) < 0.5
+    bad = mask.all(axis=1) | ~mask.any(axis=1)
+    while bad.any():  # resample rows until neither all 0 nor all 1 (CITRIS)
+        mask[bad] = rng.random((int(bad.sum()), k)) < 0.5
+        bad = mask.all(axis=1) | ~mask.any(axis=1)
+    c = np.where(scene.expand(mask), b, a)  # mask 1: take the variable from the 2nd state
+    latents = np.stack([a, b, c], axis=1)
+    return SplitLatents({"latents": latents, "mask": mask.astype(np.uint8)}, latents.reshape(3 * n, -1), (n, 3))
+
+
+def _states(scene: Scene, spec: DatasetSpec, split: str, n: int) -> SplitLatents:
+    # Probe sets: pairs datasets use observational samples of the SCM (as ILCM's probe set);
+    # sequence datasets use independent factors (as CITRIS' *_indep sets).
+    if spec.mode == "pairs":
+        noise = scene.sample_noise(stream(spec.seed, split, "noise"), n)
+        k = len(scene.variables)
+        latents = scene.solve(noise, np.zeros((n, k), np.uint8), np.zeros((n, scene.latent_dim)))
+        return SplitLatents({"latents": latents, "noise": noise}, latents, (n,))
+    latents = scene.sample_independent(stream(spec.seed, split, "states"), n)
+    return SplitLatents({"latents": latents}, latents, (n,))
+
+
+_SAMPLERS: dict[str, Callable[[Scene, DatasetSpec, str, int], SplitLatents]] = {
+    "sequence": _sequence,
+    "pairs": _pairs,
+    "triplets": _triplets,
+    "states": _states,
+}
+
+
+def sample_split(scene: Scene, spec: DatasetSpec, split: str) -> SplitLatents:
+    """Phase 1 for one split: latents, targets, noise and masks, bit-identical per spec."""
+    sl = _SAMPLERS[spec.split_kind(split)](scene, spec, split, spec.splits[split])
+    sl.arrays["latents"] = sl.arrays["latents"].astype(np.float64)
+    return sl
+
+
+def render_seeds(spec: DatasetSpec, split: str, n_frames: int) -> np.ndarray:
+    """(F,) uint64 per-frame render seeds of a split."""
+    return stream(spec.seed, split, "render").integers(0, 2**63, size=n_frames, dtype=np.uint64)
+
+
+# --- phase 2: sharded rendering ---------------------------------------------------------
+
+_WORKER_RENDERER: Renderer | None = None
+
+
+def _init_worker(spec_json: str) -> None:
+    global _WORKER_RENDERER
+    spec = DatasetSpec.from_json(spec_json)
+    _WORKER_RENDERER = make_scene(spec).renderer(spec.resolution)
+
+
+def _render_shard(task: tuple[np.ndarray, np.ndarray, str]) -> int:
+    frames, seeds, path = task
+    assert _WORKER_RENDERER is not None
+    _save_atomic(Path(path), _WORKER_RENDERER(frames, seeds))
+    return len(frames)
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # a shard file either exists whole or not at all
+
+
+def output_path(out_dir: str | Path, spec: DatasetSpec) -> Path:
+    """``<out_dir>/<dataset_id>.h5``."""
+    return Path(out_dir) / f"{spec.dataset_id}.h5"
+
+
+def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool) -> bool:
+    """True when ``path`` already holds this spec, complete; refuse or clear a foreign one."""
+    if path.exists():
+        try:
+            with storage.open_file(path) as f:
+                same = f.attrs["spec_hash"] == spec.hash
+        except DataFileError:
+            same = False
+        if same:
+            return True
+        if not overwrite:
+            raise CrlbenchError(
+                f"{path} exists and holds a different spec (or is not a complete crlbench file); "
+                "pass --overwrite to replace it, or choose another --out"
+            )
+        path.unlink()
+    spec_file = parts / "spec.json"
+    if spec_file.exists() and spec_file.read_text() != spec.to_json():
+        if not overwrite:
+            raise CrlbenchError(
+                f"{parts} holds a partial generation of a different spec; pass --overwrite to "
+                "discard it, or choose another --out"
+            )
+        shutil.rmtree(parts)
+    return False
+
+
+def generate(
+    spec: DatasetSpec,
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: bool = True,
+    shard_frames: int | None = None,
+) -> Path:
+    """Generate the dataset of ``spec`` into ``out_dir``; resume a killed run.
+
+    Returns:
+        Path of the complete file (``<out_dir>/<dataset_id>.h5``).
+    """
+    if workers < 1:
+        raise CrlbenchError(f"workers must be >= 1, got {workers}")
+    path = output_path(out_dir, spec)
+    parts = path.with_name(path.name + ".parts")
+    if _check_existing(path, parts, spec, overwrite):
+        return path
+    scene = make_scene(spec)
+    latents = {split: sample_split(scene, spec, split) for split in spec.splits}
+
+    parts.mkdir(parents=True, exist_ok=True)
+    (parts / "spec.json").write_text(spec.to_json())
+    size = shard_frames or SHARD_FRAMES[scene.observation.kind]
+    tasks, shard_files = [], {}
+    for split, sl in latents.items():
+        n = len(sl.frames)
+        seeds = render_seeds(spec, split, n)
+        shard_files[split] = []
+        for i, start in enumerate(range(0, n, size)):
+            p = parts / f"{split}-{i:05d}.npy"
+            shard_files[split].append(p)
+            if not p.exists():
+                tasks.append((sl.frames[start : start + size], seeds[start : start + size], str(p)))
+    _run(tasks, spec, scene, workers, progress)
+
+    tmp = path.with_name(path.name + ".tmp")
+    obs = scene.observation
+    versions = {**storage.versions_of("numpy", "h5py"), **scene.versions()}
+    with storage.Writer(tmp, spec, scene.variables, scene.graph, scene.structure(), versions) as w:
+        for split, sl in latents.items():
+            for name, a in sl.arrays.items():
+                w.array(f"{split}/{name}", a)
+            shape = (*sl.prefix, *obs.shape)
+            per = int(np.prod(sl.prefix[1:], dtype=int))  # frames per stored row
+            w.stream(f"{split}/{obs.dataset_name}", shape, obs.dtype, _rows(shard_files[split], per, obs.shape))
+        w.finish()
+    os.replace(tmp, path)
+    shutil.rmtree(parts)
+    return path
+
+
+def _rows(files: list[Path], per: int, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """Stored rows from shard files of frames; rows never straddle two yields."""
+    carry: np.ndarray | None = None
+    for p in files:
+        block = np.load(p)
+        if carry is not None and len(carry):
+            block = np.concatenate([carry, block])
+        cut = len(block) // per * per
+        carry = block[cut:]
+        yield block[:cut].reshape(-1, per, *shape) if per > 1 else block[:cut]
+    if carry is not None and len(carry):
+        raise RuntimeError("shards ended in the middle of a stored row")
+
+
+def _run(tasks: list, spec: DatasetSpec, scene: Scene, workers: int, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    total = sum(len(t[0]) for t in tasks)
+    if not tasks:
+        return
+    bar = tqdm(total=total, unit="frame", desc=spec.dataset_id, disable=not progress)
+    try:
+        if workers == 1:
+            with scene.renderer(spec.resolution) as render:
+                for frames, seeds, p in tasks:
+                    _save_atomic(Path(p), render(frames, seeds))
+                    bar.update(len(frames))
+        else:
+            # spawn, not fork: GL and Blender state must never be inherited by a child.
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(spec.to_json(),)) as pool:
+                for n in pool.imap_unordered(_render_shard, tasks):
+                    bar.update(n)
+    finally:
+        bar.close()
+
