@@ -36,7 +36,7 @@ from crlbench.simulators.policies import sample_targets
 __all__ = ["stream", "make_scene", "sample_split", "SplitLatents", "generate", "output_path"]
 
 #: Frames per shard: the unit of parallel work and of resumption.
-SHARD_FRAMES = {"image": 512, "vector": 1 << 17}
+SHARD_FRAMES = {"image": 512, "vector": 1 << 15}
 
 
 def stream(seed: int, *names: str) -> np.random.Generator:
@@ -185,21 +185,23 @@ def output_path(out_dir: str | Path, spec: DatasetSpec) -> Path:
 
 
 def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool) -> bool:
-    """True when ``path`` already holds this spec, complete; refuse or clear a foreign one."""
-    if path.exists():
+    """True when ``path`` already holds this spec, complete; refuse or clear a foreign one.
+
+    ``overwrite`` replaces a finished file (even of the same spec) and discards a partial
+    run of another spec; a partial run of the same spec is always resumed.
+    """
+    if path.exists() and not overwrite:
         try:
             with storage.open_file(path) as f:
-                same = f.attrs["spec_hash"] == spec.hash
+                if f.attrs["spec_hash"] == spec.hash:
+                    return True
         except DataFileError:
-            same = False
-        if same:
-            return True
-        if not overwrite:
-            raise CrlbenchError(
-                f"{path} exists and holds a different spec (or is not a complete crlbench file); "
-                "pass --overwrite to replace it, or choose another --out"
-            )
-        path.unlink()
+            pass
+        raise CrlbenchError(
+            f"{path} exists and holds a different spec (or is not a complete crlbench file); "
+            "pass --overwrite to replace it, or choose another --out"
+        )
+    path.unlink(missing_ok=True)
     spec_file = parts / "spec.json"
     if spec_file.exists() and spec_file.read_text() != spec.to_json():
         if not overwrite:

@@ -77,7 +77,7 @@ class _Mix(Renderer):
         self.rotation = rotation
 
     def __call__(self, latents: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        return np.asarray(latents, dtype=np.float64) @ self.rotation.T
+        return _matmul(np.asarray(latents, dtype=np.float64), self.rotation.T)
 
 
 class ToySON(Scene):
@@ -160,19 +160,19 @@ class ToySON(Scene):
         z = np.zeros_like(noise, dtype=np.float64)
         hit = np.asarray(targets, dtype=bool)
         for j in self.order:
-            z[:, j] = np.where(hit[:, j], values[:, j], z @ self.weights[:, j] + noise[:, j])
+            z[:, j] = np.where(hit[:, j], values[:, j], _matmul(z, self.weights[:, j]) + noise[:, j])
         return z
 
     # --- temporal SCM ------------------------------------------------------------------
     def initial_state(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.standard_normal((n, self.n)) @ self._stationary_chol.T
+        return _matmul(rng.standard_normal((n, self.n)), self._stationary_chol.T)
 
     def transition(
         self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         noise = rng.standard_normal(prev.shape) * self.temporal_noise_std
         values = rng.standard_normal(prev.shape)
-        nxt = np.where(np.asarray(targets, dtype=bool), values, prev @ self.temporal_weights + noise)
+        nxt = np.where(np.asarray(targets, dtype=bool), values, _matmul(prev, self.temporal_weights) + noise)
         return nxt, noise
 
     # --- independent factors -----------------------------------------------------------
@@ -186,3 +186,15 @@ class ToySON(Scene):
 def _signed_weights(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """``s (1 + 0.3 g)``: random sign, magnitude around 1 (REFERENCE.md)."""
     return rng.choice([-1.0, 1.0], size=shape) * (1.0 + 0.3 * rng.standard_normal(shape))
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` summed row by row in numpy, not BLAS.
+
+    BLAS picks kernels (and so rounding) by matrix size and CPU, which would make a row's
+    result depend on the batch it was computed in; this keeps every row bit-identical
+    whatever the shard size or machine. (N, K) @ (K,) -> (N,); (N, K) @ (K, M) -> (N, M).
+    """
+    if b.ndim == 1:
+        return (a * b).sum(axis=-1)
+    return (a[:, :, None] * b[None, :, :]).sum(axis=1)

@@ -1,0 +1,190 @@
+"""``crlbench`` command line: ls | info | generate | verify.
+
+Every subcommand is a pair (arguments, action) in :data:`COMMANDS`. Bad input raises
+:class:`~crlbench.errors.CrlbenchError`, printed as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from crlbench.errors import CrlbenchError
+
+__all__ = ["main", "COMMANDS"]
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE parsed as JSON when it parses (numbers, booleans, lists)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _spec_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", default="smoke", help="split-size preset: smoke (seconds) or paper (the original's scale)")
+    p.add_argument("--seed", type=int, default=0, help="root seed of every random stream (default 0)")
+    p.add_argument("--n-vars", type=int, help="number of causal variables (toy-son)")
+    p.add_argument("--resolution", type=int, help="image side in pixels (image scenes)")
+    p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
+    p.add_argument("--split", type=_key_value, action="append", default=[], metavar="NAME=N", help="split size override")
+
+
+def _specs(args: argparse.Namespace) -> list:
+    from crlbench.registry import dataset_entry, resolve_ids
+
+    params = dict(args.param)
+    if args.n_vars is not None:
+        params["n_vars"] = args.n_vars
+    specs = []
+    for name in args.ids:
+        for did in resolve_ids(name):
+            spec = dataset_entry(did).spec(size=args.size, seed=args.seed, params=params, resolution=args.resolution)
+            if args.split:
+                from dataclasses import replace
+
+                spec = replace(spec, splits={**spec.splits, **dict(args.split)})
+            specs.append(spec)
+    return specs
+
+
+# --- ls ---------------------------------------------------------------------------------
+def _ls_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from crlbench.registry import DATASETS, GROUPS
+
+    width = max(map(len, [*DATASETS, *GROUPS]))
+    for group, ids in GROUPS.items():
+        print(f"{group:<{width}}  all modes: {', '.join(ids)}")
+    for did, entry in DATASETS.items():
+        print(f"{did:<{width}}  {entry.description}")
+    return 0
+
+
+# --- info -------------------------------------------------------------------------------
+def _info_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID", help="dataset id or scene group id (see `crlbench ls`)")
+    _spec_options(p)
+
+
+def _edges(adj: Any, names: list[str]) -> str:
+    import numpy as np
+
+    pairs = [f"{names[i]}->{names[j]}" for i, j in zip(*np.nonzero(adj))]
+    return ", ".join(pairs) or "(none)"
+
+
+def _info(args: argparse.Namespace) -> int:
+    from crlbench.datasets.build import make_scene
+    from crlbench.registry import dataset_entry
+
+    for spec in _specs(args):
+        entry = dataset_entry(spec.dataset_id)
+        scene = make_scene(spec)
+        names = [v.name for v in scene.variables]
+        print(f"{spec.dataset_id}: {entry.description}")
+        print(f"  scene {spec.scene} v{spec.scene_version}, mode {spec.mode}, policy {spec.policy} {dict(spec.policy_params) or ''}")
+        print(f"  observation: {scene.observation.kind} {scene.observation.shape}")
+        print("  variables:")
+        for v in scene.variables:
+            rng = f"{v.n_categories} categories" if v.kind == "categorical" else f"[{v.low:g}, {v.high:g}]"
+            dims = f" dims {','.join(v.dims)}" if v.size > 1 else ""
+            print(f"    {v.name:<10} {v.kind:<12} {rng}{dims}")
+        print(f"  temporal graph:      {_edges(scene.graph.temporal, names)}")
+        print(f"  instantaneous graph: {_edges(scene.graph.instantaneous, names)}")
+        for size, splits in entry.sizes.items():
+            print(f"  {size} splits: " + ", ".join(f"{k}={n}" for k, n in splits.items()))
+        print(f"  spec hash ({args.size}, seed {spec.seed}): {spec.hash}")
+    return 0
+
+
+# --- generate ---------------------------------------------------------------------------
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    from crlbench.datasets.loaders import data_root
+
+    p.add_argument("ids", nargs="+", metavar="ID", help="dataset id or scene group id (all its modes)")
+    p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
+    p.add_argument("--workers", type=int, default=1, help="render worker processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file of a different spec")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _spec_options(p)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from crlbench.datasets.build import generate
+    from crlbench.datasets.loaders import data_root
+
+    out = args.out or data_root()
+    for spec in _specs(args):
+        path = generate(spec, out, workers=args.workers, overwrite=args.overwrite, progress=not args.no_progress)
+        print(f"{spec.dataset_id}: {path} (spec {spec.hash[:12]})")
+    return 0
+
+
+# --- verify -----------------------------------------------------------------------------
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--regenerate", action="store_true", help="also regenerate from the spec and compare")
+    p.add_argument("--frames", type=int, default=16, help="image frames re-rendered per split (default 16)")
+    p.add_argument("--tolerance", type=float, default=2.0, help="mean |diff| per frame in grey levels (default 2)")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from crlbench.datasets.verify import verify
+
+    status = 0
+    for path in args.files:
+        report = verify(path, regenerate=args.regenerate, frames=args.frames, tolerance=args.tolerance)
+        for c in report.failures:
+            print(f"  {c.key}: {c.status} ({c.detail})")
+        verdict = "OK" if report.ok else f"FAILED ({len(report.failures)} of {len(report.checks)} checks)"
+        print(f"{path}: {report.dataset_id} spec {report.spec_hash[:12]}: {verdict}, {len(report.checks)} checks")
+        status = status or (0 if report.ok else 1)
+    return status
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "ls": ("list registered dataset ids", _ls_args, _ls),
+    "info": ("variables, graph, splits and spec hash of a dataset id", _info_args, _info),
+    "generate": ("generate datasets as HDF5 (resumable)", _generate_args, _generate),
+    "verify": ("check a file against its manifest (and regeneration)", _verify_args, _verify),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from crlbench import __version__
+
+    parser = argparse.ArgumentParser(prog="crlbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"crlbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_, setup, action) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        setup(p)
+        p.set_defaults(action=action)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.action(args)
+    except CrlbenchError as e:
+        print(f"crlbench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
