@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` (the main job on a small default) and
+# `make test` (the test suite). Both install everything they need on a fresh Debian
+# machine: the GL/X libraries MuJoCo and Blender load, then a virtual environment.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DATA   ?= data/smoke
+# MuJoCo offscreen (EGL, or OSMesa as fallback) and bpy's X/GL client libraries.
+SYSTEM_PACKAGES := libegl1 libgl1 libosmesa6 libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6
+
+.PHONY: demo test bench install system-deps clean
+
+demo: install
+	$(VENV)/bin/crlbench generate toy-son-v1 --out $(DATA) --no-progress
+	$(VENV)/bin/crlbench info toy-son-pairs-v1
+	$(VENV)/bin/crlbench verify --regenerate $(DATA)/*.h5
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m pytest benchmarks --benchmark-enable --benchmark-only -p no:cacheprovider
+
+install: $(VENV)/.installed
+
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# torch first, pinned: on our machines `torch==2.13.0` resolves to a local CPU build, while
+# an unpinned torch would pull several GB of CUDA packages.
+$(VENV)/.installed: pyproject.toml constraints.txt | system-deps
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,blender]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .benchmarks
