@@ -59,14 +59,13 @@ def test_resume_after_failure_renders_only_missing_shards(tmp_path, monkeypatch)
         assert f.attrs["manifest"] == g.attrs["manifest"]
 
 
-@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     """A real SIGKILL mid-generation, then the same command again."""
     spec = tiny_spec("toy-son-tris-v1")
-    spec = replace(spec, splits={"train": 400_000})
+    spec = replace(spec, splits={"train": 60_000})
     code = (
         "import sys; from crlbench.datasets.spec import DatasetSpec; from crlbench.datasets.build import generate;"
-        f"generate(DatasetSpec.from_json(sys.argv[1]), {str(tmp_path)!r}, shard_frames=1000, progress=False)"
+        f"generate(DatasetSpec.from_json(sys.argv[1]), {str(tmp_path)!r}, shard_frames=200, progress=False)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code, spec.to_json()])
     parts = output_path(tmp_path, spec).with_name(output_path(tmp_path, spec).name + ".parts")
@@ -76,7 +75,7 @@ def test_resume_after_sigkill(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not output_path(tmp_path, spec).exists()
-    generate(spec, tmp_path, shard_frames=1000, progress=False)
+    generate(spec, tmp_path, shard_frames=200, progress=False)
     assert verify(output_path(tmp_path, spec), regenerate=True).ok
 
 
