@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[test,blender]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,blender,ray]"
 	touch $@
 
 clean:

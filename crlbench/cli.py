@@ -114,7 +114,9 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("ids", nargs="+", metavar="ID", help="dataset id or scene group id (all its modes)")
     p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
-    p.add_argument("--workers", type=int, default=1, help="render worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="render workers: processes or Ray actors (default 1)")
+    p.add_argument("--executor", default="local", help="where shards render: local (processes) or ray")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file of a different spec")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _spec_options(p)
@@ -123,10 +125,14 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from crlbench.datasets.build import generate
     from crlbench.datasets.loaders import data_root
+    from crlbench.executors import make_executor
 
     out = args.out or data_root()
-    for spec in _specs(args):
-        path = generate(spec, out, workers=args.workers, overwrite=args.overwrite, progress=not args.no_progress)
+    specs = _specs(args)
+    extra = {"address": args.address} if args.address else {}
+    executor = make_executor(args.executor, workers=args.workers, **extra)
+    for spec in specs:
+        path = generate(spec, out, executor=executor, overwrite=args.overwrite, progress=not args.no_progress)
         print(f"{spec.dataset_id}: {path} (spec {spec.hash[:12]})")
     return 0
 

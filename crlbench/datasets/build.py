@@ -6,8 +6,9 @@ Generation has two phases.
    latents, targets, noise and masks from random streams keyed by ``(seed, split, purpose)``.
    Nothing here depends on the number of workers or the shard size.
 2. *Observations* (worker processes, expensive): the frames to render are cut into shards;
-   each worker builds the scene and one renderer, renders its shards and writes each one
-   atomically to ``<out>.parts/``. A shard on disk is never redone, so killing generation
+   each worker (an :mod:`crlbench.executors` worker: a local process or a Ray actor) builds
+   the scene and one renderer, renders its shards and writes each one atomically to
+   ``<out>.parts/``. A shard on disk is never redone, so killing generation
    and running the same command again resumes where it stopped.
 
 The file is then assembled under a temporary name, its manifest written, ``complete`` set
@@ -17,7 +18,6 @@ complete.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import shutil
 import zlib
@@ -30,6 +30,7 @@ import numpy as np
 from crlbench.datasets import storage
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError, DataFileError
+from crlbench.executors import Executor, LocalExecutor
 from crlbench.simulators.base import Renderer, Scene
 from crlbench.simulators.policies import sample_targets
 
@@ -154,19 +155,16 @@ def render_seeds(spec: DatasetSpec, split: str, n_frames: int) -> np.ndarray:
 
 # --- phase 2: sharded rendering ---------------------------------------------------------
 
-_WORKER_RENDERER: Renderer | None = None
 
-
-def _init_worker(spec_json: str) -> None:
-    global _WORKER_RENDERER
+def _setup_renderer(spec_json: str) -> Renderer:
+    """Worker setup: the scene and one renderer, reused for every shard of the worker."""
     spec = DatasetSpec.from_json(spec_json)
-    _WORKER_RENDERER = make_scene(spec).renderer(spec.resolution)
+    return make_scene(spec).renderer(spec.resolution)
 
 
-def _render_shard(task: tuple[np.ndarray, np.ndarray, str]) -> int:
+def _render_shard(render: Renderer, task: tuple[np.ndarray, np.ndarray, str]) -> int:
     frames, seeds, path = task
-    assert _WORKER_RENDERER is not None
-    _save_atomic(Path(path), _WORKER_RENDERER(frames, seeds))
+    _save_atomic(Path(path), render(frames, seeds))
     return len(frames)
 
 
@@ -218,17 +216,23 @@ def generate(
     out_dir: str | Path,
     *,
     workers: int = 1,
+    executor: Executor | None = None,
     overwrite: bool = False,
     progress: bool = True,
     shard_frames: int | None = None,
 ) -> Path:
     """Generate the dataset of ``spec`` into ``out_dir``; resume a killed run.
 
+    Args:
+        workers: Local render processes (ignored when ``executor`` is given).
+        executor: Where shards are rendered (default: :class:`LocalExecutor` of ``workers``).
+        shard_frames: Frames per shard (default :data:`SHARD_FRAMES`); does not change the
+            output, only the unit of parallel work and of resumption.
+
     Returns:
         Path of the complete file (``<out_dir>/<dataset_id>.h5``).
     """
-    if workers < 1:
-        raise CrlbenchError(f"workers must be >= 1, got {workers}")
+    executor = executor or LocalExecutor(workers)
     path = output_path(out_dir, spec)
     parts = path.with_name(path.name + ".parts")
     if _check_existing(path, parts, spec, overwrite):
@@ -249,7 +253,7 @@ def generate(
             shard_files[split].append(p)
             if not p.exists():
                 tasks.append((sl.frames[start : start + size], seeds[start : start + size], str(p)))
-    _run(tasks, spec, scene, workers, progress)
+    _run(tasks, spec, executor, progress)
 
     tmp = path.with_name(path.name + ".tmp")
     obs = scene.observation
@@ -281,25 +285,20 @@ def _rows(files: list[Path], per: int, shape: tuple[int, ...]) -> Iterator[np.nd
         raise RuntimeError("shards ended in the middle of a stored row")
 
 
-def _run(tasks: list, spec: DatasetSpec, scene: Scene, workers: int, progress: bool) -> None:
+def _run(tasks: list, spec: DatasetSpec, executor: Executor, progress: bool) -> None:
     from tqdm.auto import tqdm
 
-    total = sum(len(t[0]) for t in tasks)
-    if not tasks:
-        return
-    bar = tqdm(total=total, unit="frame", desc=spec.dataset_id, disable=not progress)
-    try:
-        if workers == 1:
-            with scene.renderer(spec.resolution) as render:
-                for frames, seeds, p in tasks:
-                    _save_atomic(Path(p), render(frames, seeds))
-                    bar.update(len(frames))
-        else:
-            # spawn, not fork: GL and Blender state must never be inherited by a child.
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(spec.to_json(),)) as pool:
-                for n in pool.imap_unordered(_render_shard, tasks):
-                    bar.update(n)
-    finally:
-        bar.close()
-
+    failed = []
+    with tqdm(total=sum(len(t[0]) for t in tasks), unit="frame", desc=spec.dataset_id, disable=not progress) as bar:
+        for outcome in executor.map_unordered(_setup_renderer, spec.to_json(), _render_shard, tasks):
+            if outcome.error is None:
+                bar.update(outcome.result)
+            else:
+                failed.append(outcome)
+    if failed:
+        names = ", ".join(Path(tasks[o.index][2]).stem for o in failed[:5])
+        last = failed[0].error.strip().splitlines()[-1]
+        raise CrlbenchError(
+            f"{len(failed)} shard(s) failed ({names}): {last}; the other shards are kept: "
+            "fix the cause and run the same command again"
+        )
