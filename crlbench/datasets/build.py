@@ -253,10 +253,12 @@ def generate(
             shard_files[split].append(p)
             if not p.exists():
                 tasks.append((sl.frames[start : start + size], seeds[start : start + size], str(p)))
+    if tasks:
+        scene.prepare_workers()
     _run(tasks, spec, executor, progress)
 
     tmp = path.with_name(path.name + ".tmp")
-    obs = scene.observation
+    obs = scene.observation.at(spec.resolution)
     versions = {**storage.versions_of("numpy", "h5py"), **scene.versions()}
     with storage.Writer(tmp, spec, scene.variables, scene.graph, scene.structure(), versions) as w:
         for split, sl in latents.items():

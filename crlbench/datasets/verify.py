@@ -79,7 +79,7 @@ def verify(path: str | Path, *, regenerate: bool = False, frames: int = 16, tole
 
 def _regenerate(f, spec, manifest, frames: int, tolerance: float) -> list[Check]:
     scene = make_scene(spec)
-    obs = scene.observation
+    obs = scene.observation.at(spec.resolution)
     out = []
     with scene.renderer(spec.resolution) as render:
         for split in spec.splits:

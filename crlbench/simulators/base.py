@@ -115,6 +115,12 @@ class Observation:
     def dtype(self) -> np.dtype:
         return np.dtype(np.uint8 if self.kind == "image" else np.float64)
 
+    def at(self, resolution: int | None) -> "Observation":
+        """This observation at ``resolution`` pixels (images; vectors are unchanged)."""
+        if self.kind == "vector" or resolution is None:
+            return self
+        return Observation("image", (resolution, resolution, self.shape[-1]))
+
     @property
     def dataset_name(self) -> str:
         """HDF5 dataset name: ``images`` or ``observations``."""
@@ -189,7 +195,14 @@ class Scene(abc.ABC):
     @property
     @abc.abstractmethod
     def observation(self) -> Observation:
-        """What :meth:`renderer` produces per state."""
+        """What :meth:`renderer` produces per state at the default resolution.
+
+        Images at another resolution: ``observation.at(resolution)``.
+        """
+
+    def prepare_workers(self) -> None:  # noqa: B027 - optional hook
+        """Called once in the parent before render workers start (e.g. pick a GL backend
+        and export it in the environment, so that spawned workers do not probe again)."""
 
     @property
     def noise_dim(self) -> int:

@@ -55,7 +55,7 @@ Mechanisms
 Interventions
     An intervened variable is set to a value drawn uniformly from [0, 1]. In pairs the
     descendants are recomputed with the same exogenous noise (an intervention on ``arm``
-    moves every light; on ``green`` it changes ``red`` and nothing else; on ``red`` or
+    recomputes every light; on ``green`` it changes ``red`` and nothing else; on ``red`` or
     ``blue`` only that light). Probe sets and triplets draw all four variables
     independently and uniformly from [0, 1].
 
@@ -65,7 +65,7 @@ Observation
     intensity, plus a shadowless spotlight just above it that casts a coloured glow on the
     table, attenuated with distance (per-vertex lighting on a finely gridded table): both
     show the intensity. No multisampling, shadow maps or reflections, which keeps Mesa's
-    software renderer at about 1 ms per 64x64 frame. The renderer is deterministic and
+    software renderer (llvmpipe, one thread) at about 1.1 ms of CPU per 64x64 frame. The renderer is deterministic and
     ignores the render seeds; images are reproducible on one machine and match across
     machines only within the renderer's tolerance.
 
@@ -91,6 +91,9 @@ __all__ = [
     "fingertip",
     "presses",
     "arm_pose",
+    "build_model",
+    "JOINTS",
+    "LIGHTS",
 ]
 
 XML_PATH = Path(__file__).with_name("causal_circuit.xml")
@@ -106,8 +109,10 @@ UPPER_LEN, FORE_LEN = 0.32, 0.30  # link lengths (match the XML)
 HOVER_Z, PRESS_Z = 0.14, 0.064  # fingertip centre height: free, and on a button cap
 
 LIGHTS = ("red", "green", "blue")
+JOINTS = ("yaw", "shoulder", "elbow")
 _COLOURS = np.array([[1.0, 0.08, 0.05], [0.1, 1.0, 0.1], [0.15, 0.3, 1.0]])
 _DARK = np.array([0.16, 0.15, 0.14])  # a bulb that is off
+GLOW_GAIN = 1.6  # glow light's diffuse colour at full intensity (before attenuation)
 
 
 def _angle(arm: np.ndarray) -> np.ndarray:
@@ -151,7 +156,8 @@ def arm_pose(arm: np.ndarray, width: float = 0.05) -> np.ndarray:
     drop = SHOULDER_Z - tip[..., 2]
     c2 = (reach**2 + drop**2 - UPPER_LEN**2 - FORE_LEN**2) / (2 * UPPER_LEN * FORE_LEN)
     elbow = np.arccos(np.clip(c2, -1.0, 1.0))
-    shoulder = np.arctan2(drop, reach) - np.arctan2(FORE_LEN * np.sin(elbow), UPPER_LEN + FORE_LEN * np.cos(elbow))
+    inner = np.arctan2(FORE_LEN * np.sin(elbow), UPPER_LEN + FORE_LEN * np.cos(elbow))
+    shoulder = np.arctan2(drop, reach) - inner
     return np.stack([_angle(arm), shoulder, elbow], axis=-1)
 
 
@@ -220,6 +226,11 @@ class CausalCircuit(Scene):
     def observation(self) -> Observation:
         return Observation("image", (64, 64, 3))
 
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"mujoco": version("mujoco")}
+
     def structure(self) -> dict[str, np.ndarray]:
         return {
             "button_arm": np.asarray(BUTTON_ARM),
@@ -255,7 +266,8 @@ class CausalCircuit(Scene):
         z[:, 0] = np.where(hit[:, 0], values[:, 0], ndtr(noise[:, 0]))
         p = presses(z[:, 0], self.width)
         for j, press in ((2, p[:, 1]), (3, p[:, 2])):  # green, blue
-            z[:, j] = np.where(hit[:, j], values[:, j], expit(self._logit(press) + self.sigma * noise[:, j]))
+            mech = expit(self._logit(press) + self.sigma * noise[:, j])
+            z[:, j] = np.where(hit[:, j], values[:, j], mech)
         red_drive = 1.0 - (1.0 - p[:, 0]) * (1.0 - z[:, 2])
         z[:, 1] = np.where(hit[:, 1], values[:, 1], expit(self._logit(red_drive) + self.sigma * noise[:, 1]))
         return z
@@ -285,8 +297,37 @@ class CausalCircuit(Scene):
         return rng.uniform(0.0, 1.0, (n, 4))
 
     # --- rendering -----------------------------------------------------------------------
+    def prepare_workers(self) -> None:
+        from crlbench.simulators import gl
+
+        gl.ensure_backend()  # probe once here; spawned workers inherit MUJOCO_GL
+
     def renderer(self, resolution: int | None) -> Renderer:
         return CircuitRenderer(64 if resolution is None else int(resolution), press_width=self.width)
+
+
+def build_model(resolution: int = 512) -> Any:
+    """The scene's ``mujoco.MjModel``: the XML with buttons, lamps and wires placed.
+
+    Args:
+        resolution: Largest image side it will render (sizes the offscreen buffer).
+    """
+    import mujoco
+
+    m = mujoco.MjModel.from_xml_path(str(XML_PATH))
+    m.vis.global_.offwidth = max(m.vis.global_.offwidth, resolution)
+    m.vis.global_.offheight = max(m.vis.global_.offheight, resolution)
+    name2id = lambda kind, name: mujoco.mj_name2id(m, kind, name)  # noqa: E731
+    body, geom = mujoco.mjtObj.mjOBJ_BODY, mujoco.mjtObj.mjOBJ_GEOM
+    m.body_pos[name2id(body, "base")] = [*ARM_BASE, 0.0]
+    buttons = _on_arc(np.asarray(BUTTON_ARM), ARC_RADIUS)
+    lamps = _on_arc(np.asarray(BUTTON_ARM), LAMP_RADIUS)
+    for i, light in enumerate(LIGHTS):
+        m.body_pos[name2id(body, f"button_{light}")] = [*buttons[i], 0.0]
+        m.body_pos[name2id(body, f"lamp_{light}")] = [*lamps[i], 0.0]
+        _lay_wire(m, name2id(geom, f"wire_{light}"), buttons[i], lamps[i])
+    _lay_wire(m, name2id(geom, "wire_green_red"), lamps[1], lamps[0])
+    return m
 
 
 class CircuitRenderer(Renderer):
@@ -304,29 +345,23 @@ class CircuitRenderer(Renderer):
         from crlbench.simulators import gl
 
         backend = gl.ensure_backend()
-        import mujoco
+        try:
+            import mujoco
+        except Exception as e:  # a MUJOCO_GL the user forced that cannot load here
+            raise gl.backend_error(backend, e) from e
 
         if resolution < 8:
             raise CrlbenchError(f"causal-circuit: resolution must be >= 8, got {resolution}")
         self._mj = mujoco
         self.resolution = resolution
         self.width = press_width
-        m = mujoco.MjModel.from_xml_path(str(XML_PATH))
-        m.vis.global_.offwidth = max(m.vis.global_.offwidth, resolution)
-        m.vis.global_.offheight = max(m.vis.global_.offheight, resolution)
-        body = lambda name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, name)  # noqa: E731
-        m.body_pos[body("base")] = [*ARM_BASE, 0.0]
-        buttons = _on_arc(np.asarray(BUTTON_ARM), ARC_RADIUS)
-        lamps = _on_arc(np.asarray(BUTTON_ARM), LAMP_RADIUS)
-        for i, light in enumerate(LIGHTS):
-            m.body_pos[body(f"button_{light}")] = [*buttons[i], 0.0]
-            m.body_pos[body(f"lamp_{light}")] = [*lamps[i], 0.0]
-            _lay_wire(m, mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"wire_{light}"), buttons[i], lamps[i])
-        _lay_wire(m, mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "wire_green_red"), lamps[1], lamps[0])
-        self._qadr = [m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in ("yaw", "shoulder", "elbow")]
-        self._bulbs = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"bulb_{c}") for c in LIGHTS]
-        self._mats = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_MATERIAL, f"bulb_{c}") for c in LIGHTS]
-        self._glows = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_LIGHT, f"glow_{c}") for c in LIGHTS]
+        m = build_model(resolution)
+        name2id = lambda kind, name: mujoco.mj_name2id(m, kind, name)  # noqa: E731
+        obj = mujoco.mjtObj
+        self._qadr = np.array([m.jnt_qposadr[name2id(obj.mjOBJ_JOINT, j)] for j in JOINTS])
+        self._bulbs = np.array([name2id(obj.mjOBJ_GEOM, f"bulb_{c}") for c in LIGHTS])
+        self._mats = np.array([name2id(obj.mjOBJ_MATERIAL, f"bulb_{c}") for c in LIGHTS])
+        self._glows = np.array([name2id(obj.mjOBJ_LIGHT, f"glow_{c}") for c in LIGHTS])
         self.model, self.data = m, mujoco.MjData(m)
         mujoco.mj_forward(m, self.data)  # static bodies, lights and camera placed once
 
@@ -335,14 +370,11 @@ class CircuitRenderer(Renderer):
             self._ctx.make_current()
             self._mjr = mujoco.MjrContext(m, mujoco.mjtFontScale.mjFONTSCALE_50)
         except Exception as e:  # a backend the user forced that does not work here
-            raise gl.GLBackendError(
-                f"cannot start MuJoCo's offscreen renderer with MUJOCO_GL={backend!r}: {e}. "
-                f"On Debian/Ubuntu `apt-get install {' '.join(gl.PACKAGES['egl'])}` (egl) or "
-                f"`apt-get install {' '.join(gl.PACKAGES['osmesa'])}` (osmesa)."
-            ) from e
+            raise gl.backend_error(backend, e) from e
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
         self._scn = mujoco.MjvScene(m, maxgeom=64)
-        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+        rnd = mujoco.mjtRndFlag
+        for flag in (rnd.mjRND_SHADOW, rnd.mjRND_REFLECTION, rnd.mjRND_SKYBOX):
             self._scn.flags[flag] = 0
         self._opt = mujoco.MjvOption()
         self._cam = mujoco.MjvCamera()
@@ -351,29 +383,39 @@ class CircuitRenderer(Renderer):
         self._rect = mujoco.MjrRect(0, 0, resolution, resolution)
         self._buf = np.empty((resolution, resolution, 3), dtype=np.uint8)
 
-    def _set_state(self, state: np.ndarray) -> None:
-        m = self.model
-        arm, lights = state[0], np.clip(state[1:4], 0.0, 1.0)
-        self.data.qpos[self._qadr] = arm_pose(np.array([arm]), self.width)[0]
-        for i in range(3):
-            c = lights[i]
-            m.geom_rgba[self._bulbs[i], :3] = _DARK + c * (_COLOURS[i] - _DARK)
-            m.mat_emission[self._mats[i]] = 0.9 * c
-            m.light_diffuse[self._glows[i]] = (1.6 * c) * _COLOURS[i]
+    def frame_settings(self, latents: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-frame model values for (N, 4) states: joint angles and lamp appearance.
+
+        Returns:
+            ``qpos`` (N, 3) yaw, shoulder, elbow; ``rgba`` (N, 3, 3) bulb colours;
+            ``emission`` (N, 3) bulb emission; ``glow`` (N, 3, 3) glow-light diffuse colour.
+        """
+        lights = np.clip(latents[:, 1:4], 0.0, 1.0)[..., None]  # (N, 3, 1)
+        return {
+            "qpos": arm_pose(latents[:, 0], self.width),
+            "rgba": _DARK + lights * (_COLOURS - _DARK),
+            "emission": 0.9 * lights[..., 0],
+            "glow": GLOW_GAIN * lights * _COLOURS,
+        }
 
     def __call__(self, latents: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        mj = self._mj
+        mj, m, d = self._mj, self.model, self.data
         latents = np.asarray(latents, dtype=np.float64)
         if latents.ndim != 2 or latents.shape[1] != 4:
             raise ValueError(f"causal-circuit: latents must be (N, 4), got {latents.shape}")
         if self._mjr is None:
             raise RuntimeError("causal-circuit renderer used after close()")
         self._ctx.make_current()
+        f = self.frame_settings(latents)
+        qpos, rgba, emission, diffuse = d.qpos, m.geom_rgba, m.mat_emission, m.light_diffuse
         out = np.empty((len(latents), self.resolution, self.resolution, 3), dtype=np.uint8)
-        for i, state in enumerate(latents):
-            self._set_state(state)
-            mj.mj_kinematics(self.model, self.data)
-            mj.mjv_updateScene(self.model, self.data, self._opt, None, self._cam, mj.mjtCatBit.mjCAT_ALL, self._scn)
+        for i in range(len(latents)):
+            qpos[self._qadr] = f["qpos"][i]
+            rgba[self._bulbs, :3] = f["rgba"][i]
+            emission[self._mats] = f["emission"][i]
+            diffuse[self._glows] = f["glow"][i]
+            mj.mj_kinematics(m, d)
+            mj.mjv_updateScene(m, d, self._opt, None, self._cam, mj.mjtCatBit.mjCAT_ALL, self._scn)
             mj.mjr_render(self._rect, self._scn, self._mjr)
             mj.mjr_readPixels(self._buf, None, self._rect, self._mjr)
             out[i] = self._buf[::-1]  # OpenGL's rows run bottom-up

@@ -25,7 +25,15 @@ import sys
 
 from crlbench.errors import CrlbenchError
 
-__all__ = ["BACKENDS", "PACKAGES", "GLBackendError", "ensure_backend", "probe", "context_class"]
+__all__ = [
+    "BACKENDS",
+    "PACKAGES",
+    "GLBackendError",
+    "ensure_backend",
+    "probe",
+    "context_class",
+    "backend_error",
+]
 
 #: Backends tried, in order.
 BACKENDS: tuple[str, ...] = ("egl", "osmesa")
@@ -111,7 +119,8 @@ def ensure_backend() -> str:
         ok, why = probe(backend)
         if ok:
             os.environ["MUJOCO_GL"] = backend
-            os.environ.setdefault("PYOPENGL_PLATFORM", backend)
+            if "OpenGL" not in sys.modules:  # PyOpenGL binds its platform on first import
+                os.environ["PYOPENGL_PLATFORM"] = backend
             _chosen = backend
             return backend
         details[backend] = why
@@ -127,3 +136,18 @@ def context_class(backend: str) -> type:
     else:
         from mujoco import GLContext
     return GLContext  # type: ignore[no-any-return]
+
+
+def backend_error(backend: str, cause: BaseException) -> GLBackendError:
+    """The error for a backend that fails when MuJoCo starts (e.g. one the user forced)."""
+    need = PACKAGES.get(backend)
+    hint = (
+        f"MUJOCO_GL={backend} needs the Debian package(s) {' and '.join(need)}"
+        if need
+        else "use MUJOCO_GL=egl (Debian packages libegl1 and libgl1) or MUJOCO_GL=osmesa (libosmesa6)"
+    )
+    return GLBackendError(
+        f"cannot start MuJoCo's offscreen renderer with MUJOCO_GL={backend!r}: "
+        f"{type(cause).__name__}: {cause}. {hint}; or unset MUJOCO_GL to let crlbench pick a "
+        "working backend."
+    )

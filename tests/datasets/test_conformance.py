@@ -66,7 +66,7 @@ def test_file_round_trip(dataset_id, generated):
     assert data.variables == scene.variables
     np.testing.assert_array_equal(data.graph.temporal, scene.graph.temporal)
     np.testing.assert_array_equal(data.graph.instantaneous, scene.graph.instantaneous)
-    k, d, obs = len(scene.variables), scene.latent_dim, scene.observation
+    k, d, obs = len(scene.variables), scene.latent_dim, scene.observation.at(spec.resolution)
     lead = {"sequence": (), "pairs": (2,), "triplets": (3,), "states": ()}
     for split, n in spec.splits.items():
         view = data[split]
@@ -128,3 +128,14 @@ def test_sequences_start_unintervened(dataset_id, generated):
         if hasattr(view, "n_windows"):
             assert not view.targets[0].any()
             assert view.n_windows(2) == len(view) - 1
+
+
+def test_resolution_sets_the_image_shape(tmp_path):
+    from crlbench.registry import DATASETS
+
+    image_ids = [d for d in sorted(DATASETS) if d.startswith("causal-circuit") and "pairs" in d]
+    if not image_ids:
+        pytest.skip("no image scene registered")
+    spec = replace(tiny_spec(image_ids[0]), resolution=32, splits={"train": 3})
+    data = load(generate(spec, tmp_path, progress=False))
+    assert np.asarray(data["train"].observations).shape == (3, 2, 32, 32, 3)
