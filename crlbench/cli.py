@@ -35,10 +35,16 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=int, help="image side in pixels (image scenes)")
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
     p.add_argument("--split", type=_key_value, action="append", default=[], metavar="NAME=N", help="split size override")
+    p.add_argument(
+        "--mesh", type=_key_value, action="append", default=[], metavar="NAME=PATH",
+        help="add an OBJ mesh as a further shape (causal3dident), e.g. the original meshes",
+    )
 
 
 def _specs(args: argparse.Namespace) -> list:
     from crlbench.registry import dataset_entry, resolve_ids
+
+    from crlbench.registry import scene_class
 
     params = dict(args.param)
     if args.n_vars is not None:
@@ -46,7 +52,18 @@ def _specs(args: argparse.Namespace) -> list:
     specs = []
     for name in args.ids:
         for did in resolve_ids(name):
-            spec = dataset_entry(did).spec(size=args.size, seed=args.seed, params=params, resolution=args.resolution)
+            entry = dataset_entry(did)
+            extra = {}
+            if args.mesh:
+                defaults = {**scene_class(entry.scene).default_params, **entry.params, **params}
+                if "meshes" not in defaults:
+                    raise CrlbenchError(f"--mesh: scene {entry.scene} takes no meshes")
+                meshes = {str(k): str(Path(v).resolve()) for k, v in args.mesh}
+                missing = [f"{k}={v}" for k, v in meshes.items() if not Path(v).is_file()]
+                if missing:
+                    raise CrlbenchError(f"--mesh: no such OBJ file: {', '.join(missing)}")
+                extra = {"meshes": {**defaults["meshes"], **meshes}, "shapes": [*defaults["shapes"], *meshes]}
+            spec = entry.spec(size=args.size, seed=args.seed, params={**params, **extra}, resolution=args.resolution)
             if args.split:
                 from dataclasses import replace
 
@@ -159,11 +176,50 @@ def _verify(args: argparse.Namespace) -> int:
     return status
 
 
+# --- train ------------------------------------------------------------------------------
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", required=True, help="registered method (ilcm, disentangled-vae, beta-vae) or package.module:Class")
+    p.add_argument("--dataset", required=True, help="dataset id (looked up under --root) or .h5 path")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="run directory (an existing one of the same config resumes)")
+    p.add_argument("--budget", default=None, help="training length: 90ep (epochs) or 20000steps; default: the method's")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="method hyperparameter")
+    p.add_argument("--loop", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="loop setting (lr, batch_size, ...)")
+    p.add_argument("--graph-method", default=None, help="graph option of the method (ilcm: solution or interventions)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--root", type=Path, default=None, help="folder of generated datasets (default $CRLBENCH_DATA)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from crlbench.baselines.run import train
+
+    out = train(
+        args.method,
+        args.dataset,
+        args.seed,
+        args.out,
+        budget=args.budget,
+        device=args.device,
+        params=dict(args.param),
+        loop=dict(args.loop),
+        graph_method=args.graph_method,
+        progress=not args.no_progress,
+        threads=args.threads,
+        root=args.root,
+    )
+    result = json.loads((out / "result.json").read_text())
+    print(f"{args.method} on {args.dataset} (seed {args.seed}): {out} ({result.get('steps', '?')} steps, {result['fit_s']:.0f} s)")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "ls": ("list registered dataset ids", _ls_args, _ls),
     "info": ("variables, graph, splits and spec hash of a dataset id", _info_args, _info),
     "generate": ("generate datasets as HDF5 (resumable)", _generate_args, _generate),
     "verify": ("check a file against its manifest (and regeneration)", _verify_args, _verify),
+    "train": ("train a method on a dataset into a run directory (resumable)", _train_args, _train),
 }
 
 

@@ -73,16 +73,15 @@ class Executor(abc.ABC):
 
 # --- local processes --------------------------------------------------------------------
 
-_STATE: Any = None
+_STATE: dict[str, Any] = {}
 
 
-def _local_setup(setup: Callable, arg: Any) -> None:
-    global _STATE
-    _STATE = setup(arg)
-
-
-def _local_run(work: Callable, index: int, task: Any, retries: int) -> Outcome:
-    result, error, attempts = _attempt(_STATE, work, task, retries)
+def _local_run(setup: Callable, arg: Any, work: Callable, index: int, task: Any, retries: int) -> Outcome:
+    # Set up on the first task rather than in a pool initializer: an initializer error
+    # breaks the pool and hides its message, a task error reaches the parent intact.
+    if "state" not in _STATE:
+        _STATE["state"] = setup(arg)
+    result, error, attempts = _attempt(_STATE["state"], work, task, retries)
     return Outcome(index, result, error, attempts)
 
 
@@ -113,8 +112,8 @@ class LocalExecutor(Executor):
                     state.close()
             return
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_local_setup, initargs=(setup, setup_arg)) as pool:
-            pending = {pool.submit(_local_run, work, i, t, retries) for i, t in enumerate(tasks)}
+        with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+            pending = {pool.submit(_local_run, setup, setup_arg, work, i, t, retries) for i, t in enumerate(tasks)}
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -159,7 +159,7 @@ def render_seeds(spec: DatasetSpec, split: str, n_frames: int) -> np.ndarray:
 def _setup_renderer(spec_json: str) -> Renderer:
     """Worker setup: the scene and one renderer, reused for every shard of the worker."""
     spec = DatasetSpec.from_json(spec_json)
-    return make_scene(spec).renderer(spec.resolution)
+    return make_scene(spec).renderer(spec.resolution, spec.render or None)
 
 
 def _render_shard(render: Renderer, task: tuple[np.ndarray, np.ndarray, str]) -> int:

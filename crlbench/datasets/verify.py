@@ -81,7 +81,7 @@ def _regenerate(f, spec, manifest, frames: int, tolerance: float) -> list[Check]
     scene = make_scene(spec)
     obs = scene.observation.at(spec.resolution)
     out = []
-    with scene.renderer(spec.resolution) as render:
+    with scene.renderer(spec.resolution, spec.render or None) as render:
         for split in spec.splits:
             sl = sample_split(scene, spec, split)
             for name, a in sl.arrays.items():

@@ -21,8 +21,9 @@ one half of the samples and evaluated on the other. ``"gbt"`` (default) is sciki
 rate 0.1) and its impurity importances, as in ILCM; ``"gbt_fast"`` fits 20 trees with
 learning rate 0.5 on at most 2,000 samples (bound in ``docs/metrics.md``). With
 ``variables``, targets are the kind encodings (range-scaled value, (sin, cos), one-hot);
-a dimension's importances are the mean over its encoded columns and a variable's the mean
-over its dimensions, so every factor's column sums to 1 before DCI.
+a dimension's importances are the mean over its encoded columns, so every factor's column
+sums to 1. Factors are causal *dimensions*, not variables: a 3-D position legitimately
+spans three codes and must not lose completeness for it.
 """
 
 from __future__ import annotations
@@ -159,8 +160,8 @@ def importance_matrix(
         n_jobs: Parallel fits (joblib); the values do not depend on it.
 
     Returns:
-        ``(importances, nmse)``: (M, K) importances (each column sums to 1, or 0 if the
-        factor is constant) and (K,) held-out normalised MSE per variable.
+        ``(importances, nmse)``: (M, D) importances (each column sums to 1, or 0 if the
+        factor is constant) and (D,) held-out normalised MSE per causal dimension.
     """
     if regressor not in REGRESSORS:
         raise CrlbenchError(f"regressor must be one of {sorted(REGRESSORS)}, got {regressor!r}")
@@ -185,9 +186,7 @@ def importance_matrix(
     cols = kinds.encoded_columns(variables)
     imp_dims = np.stack([imp_cols[:, s].mean(axis=1) for s in cols], axis=1)
     err_dims = np.array([err_cols[s].mean() for s in cols])
-    imp = kinds.aggregate(imp_dims, variables, "per_variable")
-    err = kinds.aggregate(err_dims, variables, "per_variable")
-    return imp, err
+    return imp_dims, err_dims
 
 
 @dataclass(frozen=True)
@@ -197,10 +196,10 @@ class DCIResult:
     Attributes:
         disentanglement, completeness: In [0, 1], higher is better.
         informativeness_error: Mean held-out normalised MSE over factors, lower is better.
-        importances: (M, K) importance matrix.
+        importances: (M, D) importance matrix (factors = causal dimensions).
         per_code: (M,) disentanglement of each code.
-        per_factor: (K,) completeness of each factor.
-        per_factor_error: (K,) normalised MSE of each factor.
+        per_factor: (D,) completeness of each factor.
+        per_factor_error: (D,) normalised MSE of each factor.
     """
 
     disentanglement: float

@@ -3,8 +3,8 @@
 One registry entry per :data:`crlbench.simulators.base.Kind`; metrics loop over dimensions
 and look the operations up here instead of branching on the kind name.
 
-- **continuous**: encoded as ``(y - low) / (high - low)``; distance ``|y - y_hat|`` over
-  the range; constant predictor: the mean.
+- **continuous**: encoded as ``2 (y - low) / (high - low) - 1`` (in [-1, 1]); distance
+  ``|y - y_hat|`` over the range; constant predictor: the mean.
 - **angle**: encoded as ``(sin y, cos y)`` (a probe predicts a 2-D vector, decoded with
   ``atan2``); distance: the wrapped angular error over pi (180 degrees); constant
   predictor: the circular mean.
@@ -77,8 +77,9 @@ def _wrap(a: Array) -> Array:
 
 def _circular_mean(y: Array, v: Variable) -> float:
     s, c = np.sin(y).mean(), np.cos(y).mean()
-    # An exactly uniform sample has no mean direction; any constant is as good as another.
-    return float(np.mod(np.arctan2(s, c), 2 * np.pi)) if (s or c) else 0.0
+    # A balanced sample has no mean direction (resultant ~ 0 up to rounding): use 0 rather
+    # than an arbitrary direction picked by rounding noise.
+    return float(np.mod(np.arctan2(s, c), 2 * np.pi)) if np.hypot(s, c) > 1e-12 else 0.0
 
 
 def _mode(y: Array, v: Variable) -> float:
@@ -95,8 +96,9 @@ def _one_hot(y: Array, v: Variable) -> Array:
 KINDS: dict[str, KindOps] = {
     "continuous": KindOps(
         width=lambda v: 1,
-        encode=lambda y, v: ((y - v.low) / _span(v))[:, None],
-        decode=lambda p, v: v.low + p[:, 0] * _span(v),
+        # [-1, 1] like sin / cos, so that no kind dominates a joint MSE loss
+        encode=lambda y, v: (2 * (y - v.low) / _span(v) - 1)[:, None],
+        decode=lambda p, v: v.low + (p[:, 0] + 1) / 2 * _span(v),
         distance=lambda y, yh, v: np.abs(y - yh) / _span(v),
         baseline=lambda y, v: float(np.mean(y)),
         loss="mse",

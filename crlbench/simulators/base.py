@@ -288,8 +288,14 @@ class Scene(abc.ABC):
 
     # --- rendering -----------------------------------------------------------------------
     @abc.abstractmethod
-    def renderer(self, resolution: int | None) -> Renderer:
-        """A renderer for this scene at ``resolution`` (pixels; ``None`` for vectors)."""
+    def renderer(self, resolution: int | None, render: Mapping[str, Any] | None = None) -> Renderer:
+        """A renderer for this scene.
+
+        Args:
+            resolution: Image side in pixels (``None`` for vectors).
+            render: The spec's render settings (engine, samples, ...); ``None`` for the
+                scene's defaults. Scenes without such settings ignore it.
+        """
 
 
 def topological_order(adjacency: np.ndarray) -> list[int]:

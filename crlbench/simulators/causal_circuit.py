@@ -302,7 +302,7 @@ class CausalCircuit(Scene):
 
         gl.ensure_backend()  # probe once here; spawned workers inherit MUJOCO_GL
 
-    def renderer(self, resolution: int | None) -> Renderer:
+    def renderer(self, resolution: int | None, render: Mapping[str, Any] | None = None) -> Renderer:
         return CircuitRenderer(64 if resolution is None else int(resolution), press_width=self.width)
 
 

@@ -179,7 +179,7 @@ class ToySON(Scene):
     def sample_independent(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.standard_normal((n, self.n))
 
-    def renderer(self, resolution: int | None) -> Renderer:
+    def renderer(self, resolution: int | None, render: Mapping[str, Any] | None = None) -> Renderer:
         return _Mix(self.rotation)
 
 
