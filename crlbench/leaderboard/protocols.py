@@ -1,0 +1,155 @@
+"""Protocols: one per benchmark track and tier, fixing everything a comparison depends on.
+
+A track is a dataset id (scene x mode, e.g. ``toy-son-pairs-v1``). Its protocol fixes the
+data (spec and hash), the training seeds, the budget, batch size and latent size, the
+evaluation probes and the metrics. Two tiers share one code path: ``smoke`` (CPU, minutes,
+smoke-size data, 2 seeds) and ``paper`` (one GPU, the original papers' scale and budgets,
+5 seeds). Every record on a leaderboard row carries the protocol hash it ran under.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from crlbench.datasets.spec import DatasetSpec
+from crlbench.errors import CrlbenchError
+from crlbench.registry import dataset_entry, suggest
+
+__all__ = ["Protocol", "PROTOCOLS", "TIERS", "protocol", "tracks"]
+
+TIERS = ("smoke", "paper")
+
+#: Metrics reported per track kind (record keys; see crlbench.leaderboard.evaluate).
+PAIRS_METRICS = (
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness_error",
+    "mcc_pearson",
+    "r2_diag",
+    "r2_sep",
+    "shd",
+    "intervention_accuracy",
+)
+SEQUENCE_METRICS = (
+    "r2_diag",
+    "r2_sep",
+    "spearman_diag",
+    "spearman_sep",
+    "mcc_pearson",
+    "dci_disentanglement",
+    "triplet_error",
+    "triplet_error_floor",
+)
+PAIRS_METHODS = ("ilcm", "disentangled-vae", "beta-vae")
+SEQUENCE_METHODS = ("citris-vae", "citris-nf", "ivae", "slowvae")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything a run on a track and tier must share.
+
+    Args:
+        track: Dataset id of the track.
+        tier: ``smoke`` or ``paper``.
+        size: Dataset size preset; ``dataset_params`` scene parameters; ``dataset_seed`` the
+            data's seed (the same data for every training seed).
+        seeds: Training seeds 0..k-1.
+        budget: Training budget (``"90ep"``, ``"5000steps"``).
+        batch_size: Training batch size; ``latent_dim``: latents per method (None: the
+            number of causal dimensions).
+        probe: R² / Spearman probe (``mlp`` faithful, ``kernel``/``linear`` fast);
+            ``dci_regressor``: ``gbt`` (faithful) or ``gbt_fast``.
+        metrics: The record keys of this track's table.
+        methods: The official baselines of the track.
+        device: ``cpu`` or ``cuda``.
+    """
+
+    track: str
+    tier: str
+    size: str
+    seeds: tuple[int, ...]
+    budget: str
+    batch_size: int
+    metrics: tuple[str, ...]
+    methods: tuple[str, ...]
+    dataset_params: Mapping[str, Any] = field(default_factory=dict)
+    dataset_seed: int = 0
+    latent_dim: int | None = None
+    probe: str = "mlp"
+    dci_regressor: str = "gbt"
+    device: str = "cpu"
+
+    def dataset_spec(self) -> DatasetSpec:
+        """The spec of the track's data at this tier."""
+        return dataset_entry(self.track).spec(size=self.size, seed=self.dataset_seed, params=self.dataset_params)
+
+    @property
+    def dataset_hash(self) -> str:
+        return self.dataset_spec().hash
+
+    @property
+    def mode(self) -> str:
+        return dataset_entry(self.track).mode
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["dataset_params"] = dict(self.dataset_params)
+        d["dataset_hash"] = self.dataset_hash
+        return d
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the canonical JSON (including the dataset hash)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _track(track: str, *, smoke: Mapping[str, Any], paper: Mapping[str, Any], **common: Any) -> dict[tuple[str, str], Protocol]:
+    mode = dataset_entry(track).mode
+    kind = {
+        "metrics": PAIRS_METRICS if mode == "pairs" else SEQUENCE_METRICS,
+        "methods": PAIRS_METHODS if mode == "pairs" else SEQUENCE_METHODS,
+    }
+    tiers = {
+        "smoke": {"size": "smoke", "seeds": (0, 1), "device": "cpu", "probe": "kernel", "dci_regressor": "gbt_fast"},
+        "paper": {"size": "paper", "seeds": (0, 1, 2, 3, 4), "device": "cuda", "probe": "mlp", "dci_regressor": "gbt"},
+    }
+    return {
+        (track, tier): Protocol(track=track, tier=tier, **{**kind, **tiers[tier], **common, **over})
+        for tier, over in (("smoke", smoke), ("paper", paper))
+    }
+
+
+#: (track, tier) -> protocol. Budgets: paper tiers follow REFERENCE.md (ILCM toy: 90 epochs,
+#: batch 64; CITRIS: 200 epochs, batch 512); smoke tiers are sized to run on 2 CPU cores in
+#: minutes and are not comparable with the paper tier.
+PROTOCOLS: dict[tuple[str, str], Protocol] = {
+    **_track(
+        "toy-son-pairs-v1",
+        dataset_params={"n_vars": 4},
+        smoke={"budget": "3000steps", "batch_size": 64},
+        paper={"budget": "90ep", "batch_size": 64},
+    ),
+    **_track(
+        "toy-son-tris-v1",
+        dataset_params={"n_vars": 4},
+        smoke={"budget": "3000steps", "batch_size": 128},
+        paper={"budget": "200ep", "batch_size": 512},
+    ),
+}
+
+
+def tracks() -> list[str]:
+    """Every track with a protocol."""
+    return sorted({t for t, _ in PROTOCOLS})
+
+
+def protocol(track: str, tier: str = "smoke") -> Protocol:
+    """The protocol of ``track`` at ``tier`` (did-you-mean on unknown tracks)."""
+    if tier not in TIERS:
+        raise CrlbenchError(f"unknown tier {tier!r}; use one of {TIERS}")
+    if (track, tier) not in PROTOCOLS:
+        raise suggest(track, tracks(), "track", f"Tracks: {', '.join(tracks())}.")
+    return PROTOCOLS[(track, tier)]
