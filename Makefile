@@ -6,8 +6,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DATA   ?= data/smoke
-# MuJoCo offscreen (EGL, or OSMesa as fallback) and bpy's X/GL client libraries.
-SYSTEM_PACKAGES := libegl1 libgl1 libosmesa6 libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6
+# MuJoCo offscreen (EGL, or OSMesa as fallback), bpy's X/GL client libraries, and headless
+# Chromium for the leaderboard page test.
+SYSTEM_PACKAGES := libegl1 libgl1 libosmesa6 libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 chromium
 
 .PHONY: demo test bench install system-deps clean
 

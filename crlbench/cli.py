@@ -214,11 +214,48 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- leaderboard ------------------------------------------------------------------------
+def _leaderboard_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="leaderboard_command", required=True)
+    b = sub.add_parser("build", help="aggregate result records into Markdown, CSV and a static HTML page",
+                       description="aggregate result records (*.json, recursive) into results.md, results.csv and index.html")
+    b.add_argument("results", type=Path, metavar="RESULTS_DIR", help="folder of result records (searched recursively)")
+    b.add_argument("--out", type=Path, required=True, metavar="SITE_DIR", help="site folder to write")
+    b.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="folder of dataset files <id>.h5: sample images of every dataset the records use")
+    b.add_argument("--dataset", type=_key_value, action="append", default=[], metavar="ID=PATH",
+                   help="dataset file of one id (repeatable; wins over --data)")
+    b.add_argument("--title", default="crlbench leaderboard", help="page title")
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from crlbench.leaderboard.protocols import expected_dataset_hash
+    from crlbench.leaderboard.records import load_records
+    from crlbench.leaderboard.report import build_site
+    from crlbench.leaderboard.table import to_markdown
+
+    records = load_records(args.results, expected_hash=expected_dataset_hash)
+    datasets: dict[str, Path] = {}
+    if args.data is not None:
+        for did in sorted({r.dataset_id for r in records}):
+            if (args.data / f"{did}.h5").exists():
+                datasets[did] = args.data / f"{did}.h5"
+    for did, path in args.dataset:
+        if not Path(str(path)).exists():
+            raise CrlbenchError(f"--dataset {did}={path}: no such file")
+        datasets[did] = Path(str(path))
+    df = build_site(records, args.out, datasets=datasets or None, title=args.title)
+    print(to_markdown(df), end="")
+    print(f"\nwrote {args.out / 'index.html'}, results.md, results.csv ({len(records)} records)")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "ls": ("list registered dataset ids", _ls_args, _ls),
     "info": ("variables, graph, splits and spec hash of a dataset id", _info_args, _info),
     "generate": ("generate datasets as HDF5 (resumable)", _generate_args, _generate),
     "verify": ("check a file against its manifest (and regeneration)", _verify_args, _verify),
+    "leaderboard": ("build the leaderboard (Markdown, CSV, HTML) from result records", _leaderboard_args, _leaderboard),
     "train": ("train a method on a dataset into a run directory (resumable)", _train_args, _train),
 }
 

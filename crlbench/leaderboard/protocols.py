@@ -18,7 +18,7 @@ from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError
 from crlbench.registry import dataset_entry, suggest
 
-__all__ = ["Protocol", "PROTOCOLS", "TIERS", "protocol", "tracks"]
+__all__ = ["Protocol", "PROTOCOLS", "TIERS", "protocol", "tracks", "expected_dataset_hash"]
 
 TIERS = ("smoke", "paper")
 
@@ -144,6 +144,15 @@ PROTOCOLS: dict[tuple[str, str], Protocol] = {
 def tracks() -> list[str]:
     """Every track with a protocol."""
     return sorted({t for t, _ in PROTOCOLS})
+
+
+def expected_dataset_hash(track: str, tier: str) -> str | None:
+    """The dataset hash a record of ``track`` at ``tier`` must carry (``None``: no protocol).
+
+    The hook :func:`crlbench.leaderboard.records.load_records` takes as ``expected_hash``.
+    """
+    p = PROTOCOLS.get((track, tier))
+    return p.dataset_hash if p else None
 
 
 def protocol(track: str, tier: str = "smoke") -> Protocol:

@@ -1,0 +1,239 @@
+"""Aggregation of result records into the leaderboard table (pandas), Markdown and CSV.
+
+One row per (track, tier, method): the mean and sample standard deviation (``ddof=1``) over
+seeds of every metric, the number of seeds, and the marks of DESIGN.md section 4:
+
+- ``post_hoc``: some seed's latents were assigned to variables after training (matching on
+  held-out data), not by the method itself;
+- ``other_tier``: the row's tier is not the track's main tier (by default ``paper`` when the
+  track has any paper-tier record, else ``smoke``);
+- ``deviated``: some seed's record lists deviations from the protocol (``deviations`` holds
+  them, unique, joined with ``"; "``);
+- ``other_protocol``: the row's protocol hash differs from the one most rows of its track
+  and tier ran (a stale record, or a changed protocol).
+
+The standard deviation of a single seed is undefined: it is NaN (printed ``n/a``, an empty
+CSV cell), never 0, so one lucky seed does not look like a perfectly stable method. A metric
+missing from some seeds is averaged over the seeds that report it. Seeds of one row must
+share the protocol and dataset hash, and no seed may appear twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Union
+
+import numpy as np
+import pandas as pd
+
+from crlbench.errors import CrlbenchError
+from crlbench.leaderboard.records import ResultRecord
+
+__all__ = [
+    "MARKS",
+    "METRIC_ORDER",
+    "MainTier",
+    "aggregate",
+    "metric_names",
+    "lower_is_better",
+    "marks",
+    "format_mean_std",
+    "to_markdown",
+    "to_csv",
+]
+
+#: Flag column -> (mark, legend). Marks are plain characters so Markdown, CSV readers and
+#: terminals all show them.
+MARKS: dict[str, tuple[str, str]] = {
+    "post_hoc": ("†", "post-hoc assignment of latents to variables (matched after training)"),
+    "other_tier": ("‡", "tier differs from the track's main tier"),
+    "deviated": ("*", "deviates from the protocol (see the deviations)"),
+    "other_protocol": ("§", "protocol hash differs from the other rows of this track and tier"),
+}
+
+#: Display order of well-known metrics; others follow alphabetically.
+METRIC_ORDER = (
+    "r2_diag", "r2_sep", "spearman_diag", "spearman_sep", "mcc", "mcc_pearson", "mcc_spearman",
+    "dci_disentanglement", "dci_completeness", "dci_informativeness_error", "shd",
+    "edge_precision", "edge_recall", "intervention_accuracy", "triplet_error",
+)
+
+#: The main tier of a track: a track -> tier mapping or function (``None``: default rule).
+MainTier = Union[Mapping[str, str], Callable[[str], Union[str, None]], None]
+
+_KEYS = ["track", "tier", "method"]
+
+
+def lower_is_better(metric: str) -> bool:
+    """``*_error``, ``*_sep`` and ``shd`` are errors; every other metric is a score."""
+    return metric.endswith("_error") or metric.endswith("_sep") or metric == "shd"
+
+
+def metric_names(df: pd.DataFrame) -> list[str]:
+    """Metrics with a ``<name>_mean`` column in ``df``, in display order."""
+    names = [c[: -len("_mean")] for c in df.columns if c.endswith("_mean") and c != "wall_time_s_mean"]
+    known = [m for m in METRIC_ORDER if m in names]
+    return known + sorted(set(names) - set(known))
+
+
+def _main_tiers(records: list[ResultRecord], main_tier: MainTier) -> dict[str, str]:
+    tracks = sorted({r.track for r in records})
+    out = {}
+    for t in tracks:
+        given = main_tier.get(t) if isinstance(main_tier, Mapping) else main_tier(t) if main_tier else None
+        out[t] = given or ("paper" if any(r.track == t and r.tier == "paper" for r in records) else "smoke")
+    return out
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def aggregate(records: Iterable[ResultRecord], *, main_tier: MainTier = None) -> pd.DataFrame:
+    """The leaderboard table: one row per (track, tier, method), mean and std over seeds.
+
+    Args:
+        records: Validated result records (any order).
+        main_tier: Track -> main tier (mapping or function); tracks it does not name get
+            ``paper`` if they have a paper-tier record, else ``smoke``.
+
+    Returns:
+        Columns ``track, tier, main_tier, method, method_version, dataset_id, n_seeds,
+        seeds, assignment``, then ``<metric>_mean`` and ``<metric>_std`` for every metric
+        (display order, NaN where a row lacks it), ``wall_time_s_mean``, ``n_parameters``,
+        ``protocol_hash``, the flags ``post_hoc, other_tier, deviated, other_protocol``
+        and ``deviations``. Rows are sorted by track, main tier first, then method.
+
+    Raises:
+        CrlbenchError: no records, a seed twice in one row, or one row's seeds on
+            different protocol or dataset hashes.
+    """
+    records = list(records)
+    if not records:
+        raise CrlbenchError("no result records to aggregate")
+    mains = _main_tiers(records, main_tier)
+    groups: dict[tuple[str, str, str], list[ResultRecord]] = {}
+    for r in records:
+        groups.setdefault((r.track, r.tier, r.method), []).append(r)
+    metrics = {m for r in records for m in r.metrics}
+    known = [m for m in METRIC_ORDER if m in metrics]
+    metric_list = known + sorted(metrics - set(known))
+
+    rows = []
+    for (track, tier, method), rs in groups.items():
+        rs = sorted(rs, key=lambda r: r.seed)
+        where = f"track {track} tier {tier} method {method!r}"
+        seeds = [r.seed for r in rs]
+        dup = [s for s, n in Counter(seeds).items() if n > 1]
+        if dup:
+            raise CrlbenchError(f"{where}: seed {dup[0]} has {Counter(seeds)[dup[0]]} records; keep one per seed")
+        for key in ("protocol_hash", "dataset_hash"):
+            values = _unique(getattr(r, key) for r in rs)
+            if len(values) > 1:
+                raise CrlbenchError(
+                    f"{where}: seeds ran on different {key} values ({', '.join(v[:12] for v in values)}); "
+                    "every seed of a row must run the same protocol on the same data"
+                )
+        row: dict[str, object] = {
+            "track": track,
+            "tier": tier,
+            "main_tier": mains[track],
+            "method": method,
+            "method_version": ", ".join(_unique(r.method_version for r in rs)),
+            "dataset_id": ", ".join(_unique(r.dataset_id for r in rs)),
+            "n_seeds": len(rs),
+            "seeds": ",".join(map(str, seeds)),
+            "assignment": ", ".join(_unique(r.assignment for r in rs)),
+        }
+        for m in metric_list:
+            values = np.array([r.metrics[m] for r in rs if m in r.metrics], dtype=np.float64)
+            row[f"{m}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        devs = _unique(d for r in rs for d in r.deviations)
+        row.update(
+            wall_time_s_mean=float(np.mean([r.wall_time_s for r in rs])),
+            n_parameters=max(r.n_parameters for r in rs),
+            protocol_hash=rs[0].protocol_hash,
+            post_hoc=any(r.assignment == "post-hoc" for r in rs),
+            other_tier=tier != mains[track],
+            deviated=bool(devs),
+            other_protocol=False,
+            deviations="; ".join(devs),
+        )
+        rows.append(row)
+
+    df = pd.DataFrame(rows)
+    for (_, _), idx in df.groupby(["track", "tier"]).groups.items():
+        counts = Counter(df.loc[idx, "protocol_hash"])
+        if len(counts) > 1:
+            top = max(counts.values())
+            majority = min(h for h, n in counts.items() if n == top)  # ties: a fixed choice
+            df.loc[idx, "other_protocol"] = df.loc[idx, "protocol_hash"] != majority
+    df = df.sort_values(["track", "other_tier", "tier", "method"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def marks(row: Mapping[str, object]) -> str:
+    """The marks of one table row, e.g. ``"†*"`` (empty when the row is clean)."""
+    return "".join(mark for flag, (mark, _) in MARKS.items() if bool(row.get(flag, False)))
+
+
+def _fmt(x: float, digits: int) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "n/a"
+    return f"{x:.{digits if abs(x) < 1000 else 0}f}"
+
+
+def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
+    """``"0.850 ± 0.071"``; ``"0.850 ± n/a"`` for one seed; ``""`` when the mean is missing."""
+    if isinstance(mean, float) and math.isnan(mean):
+        return ""
+    return f"{_fmt(mean, digits)} ± {_fmt(std, digits)}"
+
+
+def _md_escape(text: str) -> str:
+    """Escape what Markdown would read as markup (tables, raw HTML, emphasis, links)."""
+    for ch in "\\`*[]<>|":
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
+
+
+def to_markdown(df: pd.DataFrame, *, digits: int = 3) -> str:
+    """One Markdown table per track (metrics it lacks left out) and the legend of marks.
+
+    Cells read ``mean ± std``; arrows say whether higher (↑) or lower (↓) is better.
+    User-provided names are escaped so that no renderer reads them as markup.
+    """
+    out = []
+    used: set[str] = set()
+    for track, t in df.groupby("track", sort=False):
+        ms = [m for m in metric_names(t) if t[f"{m}_mean"].notna().any()]
+        out.append(f"### {_md_escape(str(track))} (main tier: {t['main_tier'].iloc[0]})\n")
+        head = ["Method", "Tier", "Seeds", *(f"{m} {'↓' if lower_is_better(m) else '↑'}" for m in ms), "Marks"]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---", "---", "--:", *(["--:"] * len(ms)), "---"]) + "|")
+        for _, row in t.iterrows():
+            mk = marks(row)
+            used.update(f for f, (m, _) in MARKS.items() if m in mk)
+            cells = [
+                _md_escape(str(row["method"])),
+                str(row["tier"]),
+                str(row["n_seeds"]),
+                *(format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], digits) for m in ms),
+                _md_escape(mk),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    legend = [f"{_md_escape(MARKS[f][0])} {MARKS[f][1]}" for f in MARKS if f in used]
+    out.append("Mean ± sample std over seeds (n/a: one seed)." + (" Marks: " + "; ".join(legend) + "." if legend else ""))
+    return "\n".join(out) + "\n"
+
+
+def to_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write the table as CSV (full precision, NaN as an empty cell); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False)
+    return path
