@@ -1,7 +1,8 @@
 """Evaluator(track): scores predictions with the metrics the track defines (OGB style).
 
 A method is scored from a *predictions* mapping (an ``.npz`` file for ``crlbench evaluate
---predictions``), which :func:`predict` builds from any method following the contract.
+--predictions``), which :func:`crlbench.baselines.predict.predict` builds from any method
+following the contract.
 The metrics are always computed here, never taken from the submitter.
 
 Predictions (N_probe = size of ``test_indep``, N_test of ``test``, N_trip of
@@ -38,7 +39,7 @@ from crlbench.datasets.loaders import Dataset
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.protocols import Protocol
 
-__all__ = ["PredictionsError", "Evaluation", "Evaluator", "predict", "PREDICTION_KEYS"]
+__all__ = ["PredictionsError", "Evaluation", "Evaluator", "PREDICTION_KEYS"]
 
 
 class PredictionsError(CrlbenchError):
@@ -159,6 +160,7 @@ class Evaluator:
             probe=self.protocol.probe,
             dci_regressor=self.protocol.dci_regressor,
             seed=seed,
+            match_groups=True,  # learned groups carry the method's own labels
         )
         metrics = {k: float(res[k]) for k in res if np.ndim(res[k]) == 0 and not isinstance(res[k], (bool, np.bool_))}
         per_variable = {
@@ -171,7 +173,7 @@ class Evaluator:
             "variables": names,
         }
         if true_graph is not None and learned is not None:
-            metrics.update(self._graph_metrics(true_graph, learned, np.asarray(res["assignment"])))
+            metrics.update(self._graph_metrics(true_graph, learned, np.asarray(res["assignment"]), res["group_matching"]))
             artifacts["graph_true"] = true_graph.astype(int).tolist()
         if "test_inferred_targets" in p:
             from crlbench.metrics import intervention_accuracy_score
@@ -184,11 +186,19 @@ class Evaluator:
         kind = "post-hoc" if res.get("assignment_matched", "assignment" not in p) else "learned"
         return Evaluation(metrics, per_variable, kind, artifacts)
 
-    def _graph_metrics(self, true: np.ndarray, learned: np.ndarray, assignment: np.ndarray) -> dict[str, float]:
+    def _graph_metrics(
+        self, true: np.ndarray, learned: np.ndarray, assignment: np.ndarray, groups: np.ndarray
+    ) -> dict[str, float]:
+        """SHD and edge precision / recall after mapping learned nodes to true variables.
+
+        Args:
+            assignment: (M, K+1) in the true labelling (groups already matched).
+            groups: (K,) the method's group of each true variable.
+        """
         from crlbench.metrics import edge_precision_score, edge_recall_score, shd_error
 
         if learned.shape == (self.k, self.k):
-            matching = np.arange(self.k)  # graph over the assignment's groups
+            matching = np.asarray(groups)  # graph over the method's groups
         else:  # graph over latents: the latent assigned to each true variable
             groups = np.argmax(assignment, axis=1)
             matching = np.array([int(np.flatnonzero(groups == k + 1)[0]) if (groups == k + 1).any() else -1 for k in range(self.k)])
@@ -242,44 +252,3 @@ class Evaluator:
             [float(v) for v in np.atleast_1d(per_var)],
         )
 
-
-def predict(model: Any, dataset: Dataset, *, batch: int = 512) -> dict[str, np.ndarray]:
-    """The predictions of a fitted method, through the method contract.
-
-    Triplets (sequence tracks, methods that decode): both states of each test triplet are
-    encoded, the latents of mask-1 variables taken from the second state (by the method's
-    assignment, or one matched on the probe set when it has none), and decoded.
-    """
-    from crlbench.baselines.contract import capabilities
-
-    caps = capabilities(model)
-
-    def encode(obs: Any) -> np.ndarray:
-        return np.concatenate([np.asarray(model.encode(np.asarray(obs[i : i + batch]))) for i in range(0, len(obs), batch)])
-
-    probe = dataset["test_indep"]
-    out: dict[str, np.ndarray] = {"probe_latents": encode(probe.observations)}
-    if "assignment" in caps:
-        out["assignment"] = np.asarray(model.assignment(), dtype=np.float64)
-    if dataset.spec.mode == "pairs":
-        if "graph" in caps:
-            out["graph"] = np.asarray(model.graph(), dtype=np.float64)
-        if "infer_targets" in caps:
-            test = dataset["test"].observations
-            out["test_inferred_targets"] = np.concatenate(
-                [np.asarray(model.infer_targets(np.asarray(test[i : i + batch, 0]), np.asarray(test[i : i + batch, 1]))) for i in range(0, len(test), batch)]
-            ).astype(np.int64)
-    elif "decode" in caps and "test_triplets" in dataset.splits:
-        from crlbench.metrics import hard_groups, match_assignment
-
-        trip = dataset["test_triplets"]
-        obs = trip.observations
-        za, zb = encode(obs[:, 0]), encode(obs[:, 1])
-        assignment = out.get("assignment")
-        if assignment is None:
-            assignment = match_assignment(probe.latents, out["probe_latents"], variables=dataset.variables)
-        groups = hard_groups(assignment)  # (M,) 0 = no variable, k+1 = variable k
-        take_b = np.c_[np.zeros((len(za), 1), bool), trip.mask.astype(bool)][:, groups]
-        zc = np.where(take_b, zb, za)
-        out["triplet_decoded"] = np.concatenate([np.asarray(model.decode(zc[i : i + batch])) for i in range(0, len(zc), batch)])
-    return out

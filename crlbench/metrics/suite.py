@@ -31,6 +31,7 @@ def probe_matrices(
     probe: str | Probe = "mlp",
     split: float = 0.5,
     seed: int = 0,
+    match_groups: bool = False,
 ) -> dict[str, Any]:
     """CITRIS R² and Spearman matrices with diag / sep, from one set of probes.
 
@@ -42,20 +43,34 @@ def probe_matrices(
         probe: ``"mlp"`` (faithful), ``"kernel"`` or ``"linear"`` (fast), or a Probe.
         split: Fraction of samples used to fit the probes.
         seed: Seeds the split and the probes.
+        match_groups: The assignment's groups carry the method's own labels (e.g. ILCM,
+            whose intervention targets are inferred): relabel groups 1..K by Hungarian
+            matching on the R² matrix before taking diag / sep. Methods whose groups follow
+            the true labels (CITRIS, trained with observed targets) leave it False.
 
     Returns:
         ``r2`` and ``spearman`` (K+1, K) matrices, ``r2_diag``, ``r2_sep``,
         ``spearman_diag``, ``spearman_sep`` (floats) and their ``*_per_variable`` (K,)
-        arrays, ``assignment`` (M, K+1) and ``assignment_matched`` (bool).
+        arrays, ``assignment`` (M, K+1) in the true labelling, ``assignment_matched``
+        (bool) and ``group_matching`` (K,): the group of each true variable.
     """
     variables = kinds.default_variables(np.shape(y_true)[-1]) if variables is None else variables
     out: ProbeOutput = fit_probe_predictions(
         y_true, latents, variables=variables, assignment=assignment, probe=probe,
         split=split, seed=seed,
     )
-    result: dict[str, Any] = {"assignment": out.assignment, "assignment_matched": out.matched}
-    for name, fn in (("r2", r2_matrix), ("spearman", spearman_matrix)):
-        m = fn(out.y_true, out.predictions, variables=variables)
+    k = len(variables)
+    mats = {name: fn(out.y_true, out.predictions, variables=variables) for name, fn in (("r2", r2_matrix), ("spearman", spearman_matrix))}
+    groups = np.arange(k)
+    if match_groups and not out.matched:
+        from crlbench.metrics.matching import match_variables
+
+        groups = match_variables(mats["r2"][1:].T)  # (K,) group per true variable
+    order = np.r_[0, groups + 1]
+    assignment = np.asarray(out.assignment)[:, order]
+    result: dict[str, Any] = {"assignment": assignment, "assignment_matched": out.matched, "group_matching": groups}
+    for name, m in mats.items():
+        m = m[order]
         result[name] = m
         result[f"{name}_diag"] = diag_score(m)
         result[f"{name}_sep"] = sep_error(m)
@@ -79,6 +94,7 @@ def evaluate_latents(
     reversal_cost: int = 1,
     seed: int = 0,
     n_jobs: int = 1,
+    match_groups: bool = False,
 ) -> dict[str, Any]:
     """The canonical suite: R² / Spearman matrices, MCC (Pearson, Spearman), DCI, SHD.
 
@@ -96,6 +112,8 @@ def evaluate_latents(
         graph_threshold, reversal_cost: See :func:`crlbench.metrics.graph.shd_error`.
         seed: Seeds every split and fit.
         n_jobs: Parallel DCI regressors.
+        match_groups: Relabel the assignment's groups by matching (see
+            :func:`probe_matrices`).
 
     Returns:
         A flat dict: the :func:`probe_matrices` entries, ``mcc_pearson``,
@@ -108,7 +126,8 @@ def evaluate_latents(
     y = as_truth(y_true, variables)
     check_lengths(y_true=y, latents=latents)
     result = probe_matrices(
-        y, latents, variables=variables, assignment=assignment, probe=probe, seed=seed
+        y, latents, variables=variables, assignment=assignment, probe=probe, seed=seed,
+        match_groups=match_groups,
     )
     for method in ("pearson", "spearman"):
         per_dim = mcc_score(y, latents, method=method, seed=seed, multioutput="raw_values")

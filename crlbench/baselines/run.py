@@ -1,0 +1,220 @@
+"""Train a method on a dataset into a run directory (the Python API behind ``crlbench train``).
+
+Run directory layout (docs/training.md)::
+
+    RUN_DIR/
+      config.json      method, parameters, loop, budget, seed, device, dataset id / path / hash,
+                       library versions
+      checkpoint.pt    latest resumable state (model, optimiser, RNG, log)
+      best.pt          weights with the lowest validation loss (the selected model)
+      log.json         training and validation losses per interval, status, wall time
+      test.npz         on the test pairs: latents (N, M) of x, latents_tilde (N, M) of x~,
+                       inferred_targets (N,) labels (0 = none) when the method infers them
+      probe.npz        latents (N, M) of the i.i.d. probe split (test_indep)
+      model.json       capabilities, assignment (M, K+1), graph (K, K), graph weights and
+                       threshold, parameter count
+      result.json      written last: steps, best step, validation loss, wall time
+
+Calling :func:`train` again on the same folder resumes from ``checkpoint.pt``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from crlbench.baselines.contract import Budget, capabilities
+from crlbench.baselines.methods import method_class
+from crlbench.errors import CrlbenchError
+
+__all__ = ["train", "make_method", "load_run", "RUN_FILES"]
+
+RUN_FILES = ("config.json", "checkpoint.pt", "best.pt", "log.json", "test.npz", "probe.npz", "model.json", "result.json")
+
+
+def _write_json(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
+    os.replace(tmp, path)
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    from crlbench import __version__
+
+    return {"crlbench": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _observations(view: Any) -> np.ndarray:
+    return np.asarray(view.observations)
+
+
+def make_method(
+    method: str | type,
+    *,
+    params: Mapping[str, Any] | None = None,
+    loop: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    graph_method: str | None = None,
+    threads: int | None = None,
+) -> Any:
+    """An unfitted instance of a method (name, entry point or class).
+
+    Loop settings, device and graph option reach baselines built on the shared loop (their
+    constructor takes ``loop``); other classes get only ``params``.
+    """
+    cls = method_class(method) if isinstance(method, str) else method
+    kwargs: dict[str, Any] = dict(params or {})
+    if "loop" in inspect.signature(cls).parameters:
+        kwargs.update(loop=dict(loop or {}), device=device)
+        if threads:
+            kwargs["loop"]["threads"] = threads
+        if graph_method is not None:
+            kwargs["graph_method"] = graph_method
+    return cls(**kwargs)
+
+
+def train(
+    method: str | Any,
+    dataset: str | Path | Any,
+    seed: int = 0,
+    out_dir: str | Path = "runs/run",
+    *,
+    budget: Budget | str | int | None = None,
+    device: str = "auto",
+    params: Mapping[str, Any] | None = None,
+    loop: Mapping[str, Any] | None = None,
+    graph_method: str | None = None,
+    progress: bool = True,
+    threads: int | None = None,
+    root: str | Path | None = None,
+) -> Path:
+    """Train ``method`` on ``dataset`` with ``seed`` and write the run directory.
+
+    Args:
+        method: A registered name (``"ilcm"``), an entry point (``"pkg.mod:Class"``), a
+            class or an instance following the method contract.
+        dataset: A dataset id, a ``.h5`` path or a loaded :class:`~crlbench.datasets.Dataset`.
+        seed: Training seed.
+        out_dir: The run directory (created; an existing one of the same config resumes).
+        budget: Epochs or steps (``"90ep"``, ``"20000steps"``); default: the method's.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``.
+        params: Method hyperparameters.
+        loop: Overrides of the method's loop settings (``lr``, ``batch_size``...).
+        graph_method: The method's graph option (ILCM: ``"solution"`` or ``"interventions"``).
+        progress: Show a progress bar.
+        threads: ``torch.set_num_threads`` for the run.
+        root: Folder where dataset ids are looked up (default ``$CRLBENCH_DATA``).
+
+    Returns:
+        The run directory.
+
+    Raises:
+        CrlbenchError: unknown method or dataset, a dataset of a mode the method cannot
+            train on, bad parameters, a diverged run.
+    """
+    from crlbench.datasets import Dataset, load
+
+    ds = dataset if isinstance(dataset, Dataset) else load(dataset, root=root)
+    cls = method_class(method) if isinstance(method, str) else (method if isinstance(method, type) else type(method))
+    name = getattr(cls, "name", cls.__name__)
+    modes = getattr(cls, "modes", None)
+    if modes is not None and ds.spec.mode not in modes:
+        raise CrlbenchError(
+            f"{name} trains on {' or '.join(modes)} datasets (e.g. toy-son-pairs-v1: observation pairs before and "
+            f"after one intervention); {ds.spec.dataset_id} is a {ds.spec.mode} dataset"
+        )
+    for split in ("train", "val", "test"):
+        if split not in ds.splits:
+            raise CrlbenchError(f"{name} needs the splits train, val and test; {ds.spec.dataset_id} lacks {split!r}")
+    if isinstance(method, (str, type)):
+        model = make_method(cls, params=params, loop=loop, device=device, graph_method=graph_method, threads=threads)
+    else:
+        model = method
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "method": name,
+        "entry_point": f"{cls.__module__}:{cls.__qualname__}",
+        "method_config": model.config() if hasattr(model, "config") else {"params": dict(params or {})},
+        "budget": str(Budget.parse(budget)) if budget is not None else str(getattr(cls, "default_budget", "")),
+        "seed": seed,
+        "device": device,
+        "dataset": {"id": ds.spec.dataset_id, "path": str(ds.path), "spec_hash": ds.spec.hash, "params": dict(ds.spec.params)},
+        "versions": _versions(),
+        "host": platform.node(),
+    }
+    old = out / "config.json"
+    if old.exists():
+        prev = json.loads(old.read_text())
+        keep = ("method", "method_config", "budget", "seed", "dataset")
+        if any(prev.get(k) != json.loads(json.dumps(config[k], default=str)) for k in keep):
+            raise CrlbenchError(f"{out} holds a run of another configuration; use a new --out folder or delete it")
+    _write_json(config, old)
+
+    t0 = time.perf_counter()
+    fit_kwargs: dict[str, Any] = {}
+    fit_sig = inspect.signature(model.fit).parameters
+    if "workdir" in fit_sig:
+        fit_kwargs["workdir"] = out
+    if "progress" in fit_sig:
+        fit_kwargs["progress"] = progress
+    result = model.fit(ds["train"], ds["val"], Budget.parse(budget) if budget is not None else None, seed, **fit_kwargs)
+    fit_s = time.perf_counter() - t0
+
+    caps = capabilities(model)
+    test = ds["test"]
+    obs = _observations(test)
+    arrays = {"latents": model.encode(obs[:, 0]), "latents_tilde": model.encode(obs[:, 1])}
+    if "infer_targets" in caps:
+        arrays["inferred_targets"] = np.asarray(model.infer_targets(obs[:, 0], obs[:, 1]), dtype=np.int64)
+    _save_npz(out / "test.npz", **arrays)
+    if "test_indep" in ds.splits:
+        _save_npz(out / "probe.npz", latents=model.encode(_observations(ds["test_indep"])))
+    info: dict[str, Any] = {"capabilities": caps}
+    if "assignment" in caps:
+        info["assignment"] = np.asarray(model.assignment())
+    if "graph" in caps:
+        info["graph"] = np.asarray(model.graph())
+        if hasattr(model, "graph_weights"):
+            info["graph_weights"] = np.asarray(model.graph_weights())
+            info["graph_method"] = getattr(model, "graph_method", None)
+            info["graph_threshold"] = getattr(model, "graph_threshold", None)
+    module = getattr(model, "module", None)
+    if module is not None:
+        info["n_params"] = int(sum(p.numel() for p in module.parameters()))
+    _write_json(info, out / "model.json")
+    summary = {"status": "done", "fit_s": fit_s, "total_s": time.perf_counter() - t0}
+    if result is not None and hasattr(result, "steps"):
+        summary.update(steps=result.steps, best_step=result.best_step, best_val=result.best_val, train_wall_s=result.wall_s)
+    _write_json(summary, out / "result.json")
+    return out
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """A finished run's outputs: ``config``, ``result``, ``model`` (dicts) and ``test`` /
+    ``probe`` (dicts of arrays)."""
+    d = Path(run_dir)
+    if not (d / "result.json").exists():
+        raise CrlbenchError(f"{d} is not a finished run (no result.json); train it first")
+    out: dict[str, Any] = {k: json.loads((d / f"{k}.json").read_text()) for k in ("config", "result", "model")}
+    for split in ("test", "probe"):
+        p = d / f"{split}.npz"
+        if p.exists():
+            with np.load(p) as z:
+                out[split] = {k: z[k] for k in z.files}
+    return out

@@ -1,0 +1,188 @@
+"""Run a protocol: train a method, predict through the contract, score, write the record.
+
+One unit of work is one (method, seed) run of a track at a tier. Units are idempotent: a
+run whose record exists is not redone, and a killed run resumes from its checkpoint. A
+sweep maps the units of a protocol over an :mod:`crlbench.executors` executor (local
+processes or Ray actors, one GPU each on the paper tier).
+
+Layout of a results folder::
+
+    RESULTS/<track>/<tier>/<method>-seed<S>.json        the result records
+    RESULTS/runs/<track>/<tier>/<method>-seed<S>/       run directories (config, checkpoints,
+                                                        log, predictions.npz)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from crlbench.errors import CrlbenchError
+from crlbench.leaderboard.protocols import Protocol
+
+__all__ = ["dataset_path", "ensure_dataset", "run_one", "score_predictions", "sweep", "SweepReport"]
+
+
+def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
+    """Where the track's data lives: ``<root>/<tier>/<track>.h5`` (root: ``$CRLBENCH_DATA``)."""
+    from crlbench.datasets.loaders import data_root
+
+    return Path(root or data_root()) / protocol.tier / f"{protocol.track}.h5"
+
+
+def ensure_dataset(protocol: Protocol, root: str | Path | None = None, *, workers: int = 1, progress: bool = False) -> Path:
+    """Generate the track's data if it is not there yet (resuming a partial run)."""
+    from crlbench.datasets.build import generate
+
+    path = dataset_path(protocol, root)
+    return generate(protocol.dataset_spec(), path.parent, workers=workers, progress=progress)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _device(protocol: Protocol, device: str | None) -> tuple[str, list[str]]:
+    import torch
+
+    want = device or protocol.device
+    if want == "cuda" and not torch.cuda.is_available():
+        return "cpu", [f"ran on cpu: the {protocol.tier} tier asks for cuda, which is not available"]
+    return want, [] if want == protocol.device else [f"ran on {want} instead of {protocol.device}"]
+
+
+def _n_parameters(model: Any) -> int:
+    module = getattr(model, "module", None)
+    return int(sum(p.numel() for p in module.parameters())) if module is not None else 0
+
+
+def run_one(
+    method: str,
+    protocol: Protocol,
+    seed: int,
+    results: str | Path,
+    *,
+    root: str | Path | None = None,
+    device: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """Train ``method`` (a registered name or ``"pkg.mod:Class"``) on the track, score it
+    and write its record; returns the record's path (existing records are kept)."""
+    from crlbench.baselines.methods import method_class
+    from crlbench.baselines.predict import predict
+    from crlbench.baselines.run import make_method, train
+    from crlbench.datasets import load
+    from crlbench.leaderboard.evaluate import Evaluator
+    from crlbench.leaderboard.protocols import expected_dataset_hash
+    from crlbench.leaderboard.records import ResultRecord, load_record
+
+    if seed not in protocol.seeds:
+        raise CrlbenchError(f"seed {seed} is not a seed of {protocol.track} ({protocol.tier}): use {list(protocol.seeds)}")
+    results = Path(results)
+    rec_path = results / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}.json"
+    if rec_path.exists():
+        load_record(rec_path, expected_hash=expected_dataset_hash)  # a stale record fails here
+        return rec_path
+    data = load(ensure_dataset(protocol, root))
+    cls = method_class(method)
+    dev, deviations = _device(protocol, device)
+    model = make_method(cls, loop={"batch_size": protocol.batch_size}, device=dev)
+    run_dir = results / "runs" / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}"
+    start = time.perf_counter()
+    train(model, data, seed, run_dir, budget=protocol.budget, device=dev, progress=progress)
+    preds = predict(model, data)
+    np.savez_compressed(run_dir / "predictions.npz", **preds)
+    evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)
+    record = ResultRecord.create(
+        method=method,
+        method_version=str(getattr(cls, "version", "1")),
+        track=protocol.track,
+        tier=protocol.tier,
+        protocol_hash=protocol.hash,
+        dataset_id=protocol.track,
+        dataset_hash=data.spec.hash,
+        seed=seed,
+        metrics=evaluation.metrics,
+        per_variable=evaluation.per_variable,
+        assignment=evaluation.assignment,
+        deviations=deviations,
+        wall_time_s=time.perf_counter() - start,
+        n_parameters=_n_parameters(model),
+        artifacts=evaluation.artifacts,
+    )
+    return record.save(rec_path)
+
+
+def score_predictions(path: str | Path, protocol: Protocol, *, root: str | Path | None = None, seed: int = 0):
+    """Score a predictions ``.npz`` file (format: :mod:`crlbench.leaderboard.evaluate`)."""
+    from crlbench.datasets import load
+    from crlbench.leaderboard.evaluate import Evaluator
+
+    path = Path(path)
+    if not path.exists():
+        raise CrlbenchError(f"{path}: no such predictions file")
+    try:
+        with np.load(path) as z:
+            preds = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise CrlbenchError(f"{path}: not a readable .npz file ({e})") from None
+    data = load(ensure_dataset(protocol, root))
+    return Evaluator(protocol, data).evaluate(preds, seed=seed)
+
+
+# --- sweeps -----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    """Records written, and the runs that failed with their error's last line."""
+
+    records: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _setup_sweep(arg: tuple[str, str, str | None, str | None]) -> tuple:
+    import torch
+
+    torch.set_num_threads(1)  # one core per unit: units run side by side
+    return arg
+
+
+def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
+    from crlbench.leaderboard.protocols import protocol
+
+    track, tier, results, root = setup
+    method, seed = unit
+    return str(run_one(method, protocol(track, tier), seed, results, root=root))
+
+
+def sweep(
+    protocol: Protocol,
+    methods: Sequence[str],
+    results: str | Path,
+    *,
+    executor: Any = None,
+    root: str | Path | None = None,
+) -> SweepReport:
+    """Every (method, seed) of ``protocol``; finished runs are skipped, failures reported.
+
+    The data is generated once here, before any unit starts.
+    """
+    from crlbench.executors import LocalExecutor
+
+    ensure_dataset(protocol, root)
+    units = [(m, s) for m in methods for s in protocol.seeds]
+    executor = executor or LocalExecutor(1)
+    report = SweepReport()
+    setup_arg = (protocol.track, protocol.tier, str(results), str(root) if root else None)
+    for outcome in executor.map_unordered(_setup_sweep, setup_arg, _run_unit, units):
+        method, seed = units[outcome.index]
+        if outcome.error is None:
+            report.records.append(Path(outcome.result))
+        else:
+            report.failed[f"{method} seed {seed}"] = outcome.error.strip().splitlines()[-1]
+    return report
