@@ -250,6 +250,98 @@ def _leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tracks, evaluate, sweep, benchmark ------------------------------------------------
+def _tracks_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _tracks(args: argparse.Namespace) -> int:
+    from crlbench.leaderboard.protocols import PROTOCOLS
+
+    for (track, tier), p in sorted(PROTOCOLS.items()):
+        print(
+            f"{track:<28} {tier:<6} seeds {len(p.seeds)}  budget {p.budget:<10} batch {p.batch_size:<4} "
+            f"{p.device:<4} probe {p.probe:<6} methods {', '.join(p.methods)}"
+        )
+    return 0
+
+
+def _track_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tier", default="smoke", help="smoke (CPU, minutes) or paper (one GPU, the papers' scale)")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder (default $CRLBENCH_DATA); generated if missing")
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", help="local (processes) or ray")
+    p.add_argument("--workers", type=int, default=1, help="runs side by side (processes or Ray actors)")
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+
+
+def _make_executor(args: argparse.Namespace, gpus: float = 0):
+    from crlbench.executors import make_executor
+
+    extra: dict[str, Any] = {"address": args.address} if args.address else {}
+    if args.executor == "ray" and gpus:
+        extra["num_gpus"] = gpus
+    return make_executor(args.executor, workers=args.workers, **extra)
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--track", required=True, help="track id (see `crlbench tracks`)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--method", help="registered method name or 'package.module:Class'")
+    what.add_argument("--predictions", type=Path, help="a predictions .npz file (format: docs/leaderboard.md)")
+    p.add_argument("--seed", type=int, action="append", help="training seed (repeatable; default: every seed of the protocol)")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (records, runs)")
+    p.add_argument("--name", help="method name for a predictions file's record (with --record)")
+    p.add_argument("--record", action="store_true", help="also write a record for a predictions file")
+    _track_options(p)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from crlbench.leaderboard.protocols import protocol
+    from crlbench.leaderboard.runner import run_one, score_predictions
+
+    proto = protocol(args.track, args.tier)
+    if args.predictions is not None:
+        seed = (args.seed or [0])[0]
+        ev = score_predictions(args.predictions, proto, root=args.data, seed=seed)
+        print(json.dumps({"assignment": ev.assignment, "metrics": ev.metrics}, indent=1))
+        if args.record:
+            from crlbench.leaderboard.runner import record_from_predictions
+
+            path = record_from_predictions(ev, proto, seed, args.name or args.predictions.stem, args.results)
+            print(f"wrote {path}")
+        return 0
+    from crlbench.leaderboard.records import load_record
+    from crlbench.leaderboard.table import aggregate, to_markdown
+
+    paths = [run_one(args.method, proto, s, args.results, root=args.data, progress=True) for s in (args.seed or proto.seeds)]
+    print(to_markdown(aggregate([load_record(p) for p in paths])), end="")
+    return 0
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", required=True, metavar="TRACK", help="track id (see `crlbench tracks`)")
+    p.add_argument("--methods", help="comma-separated methods (default: the track's baselines)")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (records, runs)")
+    _track_options(p)
+    _executor_options(p)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from crlbench.leaderboard.protocols import protocol
+    from crlbench.leaderboard.runner import sweep
+
+    proto = protocol(args.protocol, args.tier)
+    methods = args.methods.split(",") if args.methods else list(proto.methods)
+    report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data)
+    print(f"{len(report.records)} runs finished, {len(report.failed)} failed")
+    for unit, error in report.failed.items():
+        print(f"  FAILED {unit}: {error}")
+    return 1 if report.failed else 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "ls": ("list registered dataset ids", _ls_args, _ls),
     "info": ("variables, graph, splits and spec hash of a dataset id", _info_args, _info),
@@ -257,6 +349,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "verify": ("check a file against its manifest (and regeneration)", _verify_args, _verify),
     "leaderboard": ("build the leaderboard (Markdown, CSV, HTML) from result records", _leaderboard_args, _leaderboard),
     "train": ("train a method on a dataset into a run directory (resumable)", _train_args, _train),
+    "tracks": ("list benchmark tracks and their protocols", _tracks_args, _tracks),
+    "evaluate": ("train and score a method on a track, or score a predictions file", _evaluate_args, _evaluate),
+    "sweep": ("every (method, seed) of a protocol, on local processes or Ray", _sweep_args, _sweep),
 }
 
 

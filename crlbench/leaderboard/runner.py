@@ -24,7 +24,7 @@ import numpy as np
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.protocols import Protocol
 
-__all__ = ["dataset_path", "ensure_dataset", "run_one", "score_predictions", "sweep", "SweepReport"]
+__all__ = ["dataset_path", "ensure_dataset", "run_one", "score_predictions", "record_from_predictions", "sweep", "SweepReport"]
 
 
 def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
@@ -78,7 +78,7 @@ def run_one(
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator
     from crlbench.leaderboard.protocols import expected_dataset_hash
-    from crlbench.leaderboard.records import ResultRecord, load_record
+    from crlbench.leaderboard.records import load_record
 
     if seed not in protocol.seeds:
         raise CrlbenchError(f"seed {seed} is not a seed of {protocol.track} ({protocol.tier}): use {list(protocol.seeds)}")
@@ -97,24 +97,45 @@ def run_one(
     preds = predict(model, data)
     np.savez_compressed(run_dir / "predictions.npz", **preds)
     evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)
-    record = ResultRecord.create(
-        method=method,
+    record = _record(
+        evaluation, protocol, seed, method,
         method_version=str(getattr(cls, "version", "1")),
+        deviations=deviations,
+        wall_time_s=time.perf_counter() - start,
+        n_parameters=_n_parameters(model),
+    )
+    return record.save(rec_path)
+
+
+def _record(evaluation: Any, protocol: Protocol, seed: int, method: str, **fields: Any) -> Any:
+    from crlbench.leaderboard.records import ResultRecord
+
+    return ResultRecord.create(
+        method=method,
         track=protocol.track,
         tier=protocol.tier,
         protocol_hash=protocol.hash,
         dataset_id=protocol.track,
-        dataset_hash=data.spec.hash,
+        dataset_hash=protocol.dataset_hash,
         seed=seed,
         metrics=evaluation.metrics,
         per_variable=evaluation.per_variable,
         assignment=evaluation.assignment,
-        deviations=deviations,
-        wall_time_s=time.perf_counter() - start,
-        n_parameters=_n_parameters(model),
         artifacts=evaluation.artifacts,
+        **fields,
     )
-    return record.save(rec_path)
+
+
+def record_from_predictions(evaluation: Any, protocol: Protocol, seed: int, method: str, results: str | Path) -> Path:
+    """The record of a scored predictions file; marked, since crlbench did not train it."""
+    record = _record(
+        evaluation, protocol, seed, method,
+        method_version="unknown",
+        deviations=["scored from a predictions file: training was not run by crlbench"],
+        wall_time_s=0.0,
+        n_parameters=0,
+    )
+    return record.save(Path(results) / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}.json")
 
 
 def score_predictions(path: str | Path, protocol: Protocol, *, root: str | Path | None = None, seed: int = 0):
