@@ -134,9 +134,11 @@ def train(
     name = getattr(cls, "name", cls.__name__)
     modes = getattr(cls, "modes", None)
     if modes is not None and ds.spec.mode not in modes:
+        examples = {"pairs": "toy-son-pairs-v1: observation pairs before and after one intervention",
+                    "sequences": "toy-son-tris-v1: sequences with intervention targets per step"}
         raise CrlbenchError(
-            f"{name} trains on {' or '.join(modes)} datasets (e.g. toy-son-pairs-v1: observation pairs before and "
-            f"after one intervention); {ds.spec.dataset_id} is a {ds.spec.mode} dataset"
+            f"{name} trains on {' or '.join(modes)} datasets (e.g. {examples.get(modes[0], modes[0])}); "
+            f"{ds.spec.dataset_id} is a {ds.spec.mode} dataset"
         )
     for split in ("train", "val", "test"):
         if split not in ds.splits:
@@ -178,10 +180,15 @@ def train(
 
     caps = capabilities(model)
     test = ds["test"]
-    obs = _observations(test)
-    arrays = {"latents": model.encode(obs[:, 0]), "latents_tilde": model.encode(obs[:, 1])}
-    if "infer_targets" in caps:
-        arrays["inferred_targets"] = np.asarray(model.infer_targets(obs[:, 0], obs[:, 1]), dtype=np.int64)
+    if ds.spec.mode == "sequences":
+        from crlbench.baselines.sequence_base import sequence_test_arrays
+
+        arrays = sequence_test_arrays(model, test)  # consecutive frames in the pairs layout
+    else:
+        obs = _observations(test)
+        arrays = {"latents": model.encode(obs[:, 0]), "latents_tilde": model.encode(obs[:, 1])}
+        if "infer_targets" in caps:
+            arrays["inferred_targets"] = np.asarray(model.infer_targets(obs[:, 0], obs[:, 1]), dtype=np.int64)
     _save_npz(out / "test.npz", **arrays)
     if "test_indep" in ds.splits:
         _save_npz(out / "probe.npz", latents=model.encode(_observations(ds["test_indep"])))

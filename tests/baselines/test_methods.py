@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from crlbench.baselines import check_method, method_class
-from crlbench.baselines.run import train
-from crlbench.baselines.run import RUN_FILES, load_run
+from crlbench.baselines.run import RUN_FILES, load_run, train
 from crlbench.datasets.loaders import Pairs, Sequence
 from crlbench.errors import CrlbenchError
 
@@ -112,3 +111,9 @@ def test_cli_wrong_mode(tmp_path, capsys):
     path = generate(tiny_spec("toy-son-tris-v1"), tmp_path, progress=False)
     assert main(["train", "--method", "ilcm", "--dataset", str(path), "--out", str(tmp_path / "r")]) == 2
     assert "ilcm trains on pairs datasets" in capsys.readouterr().err
+
+
+def test_ilcm_top_options(vector_pairs):
+    m = method_class("ilcm")(max_options=2)
+    res = m.fit(*vector_pairs, "30steps", 0, **FAST)  # crosses every phase, hard one included
+    assert res.steps == 30 and np.isfinite(res.log["val"][-1]["loss"])
