@@ -5,17 +5,23 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-DATA   ?= data/smoke
+DATA   ?= data
 # MuJoCo offscreen (EGL, or OSMesa as fallback), bpy's X/GL client libraries, and headless
 # Chromium for the leaderboard page test.
 SYSTEM_PACKAGES := libegl1 libgl1 libosmesa6 libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 chromium
 
 .PHONY: demo test bench install system-deps clean
 
+RESULTS ?= results/demo
+SITE    ?= site
+
+# The main job on the smoke tier: generate the track datasets, train every baseline on
+# every seed, score them, build the leaderboard (printed, and as $(SITE)/index.html).
 demo: install
-	$(VENV)/bin/crlbench generate toy-son-v1 --out $(DATA) --no-progress
-	$(VENV)/bin/crlbench info toy-son-pairs-v1
-	$(VENV)/bin/crlbench verify --regenerate $(DATA)/*.h5
+	$(VENV)/bin/crlbench sweep --protocol toy-son-pairs-v1 --workers 2 --data $(DATA) --results $(RESULTS)
+	$(VENV)/bin/crlbench sweep --protocol toy-son-tris-v1 --workers 2 --data $(DATA) --results $(RESULTS)
+	$(VENV)/bin/crlbench verify --regenerate $(DATA)/smoke/*.h5
+	$(VENV)/bin/crlbench leaderboard build $(RESULTS) --out $(SITE) --data $(DATA)/smoke
 
 test: install
 	$(PY) -m pytest -q
@@ -43,4 +49,4 @@ $(VENV)/.installed: pyproject.toml constraints.txt | system-deps
 	touch $@
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .benchmarks
+	rm -rf $(VENV) data results/demo results/demo-runs site .pytest_cache .benchmarks

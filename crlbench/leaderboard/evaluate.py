@@ -248,7 +248,7 @@ class Evaluator:
         )
         per_var = kinds.aggregate(scores.normalized, self.data.variables, "per_variable")
         return (
-            {"triplet_error": scores.mean_normalized, "triplet_error_floor": float(scores.floor_normalized.mean())},
+            {"triplet_error": scores.mean_normalized, "triplet_floor_error": float(scores.floor_normalized.mean())},
             [float(v) for v in np.atleast_1d(per_var)],
         )
 

@@ -41,7 +41,7 @@ SEQUENCE_METRICS = (
     "mcc_pearson",
     "dci_disentanglement",
     "triplet_error",
-    "triplet_error_floor",
+    "triplet_floor_error",
 )
 PAIRS_METHODS = ("ilcm", "disentangled-vae", "beta-vae")
 SEQUENCE_METHODS = ("citris-vae", "citris-nf", "ivae", "slowvae")
@@ -129,13 +129,13 @@ PROTOCOLS: dict[tuple[str, str], Protocol] = {
     **_track(
         "toy-son-pairs-v1",
         dataset_params={"n_vars": 4},
-        smoke={"budget": "3000steps", "batch_size": 64},
+        smoke={"budget": "8000steps", "batch_size": 64},
         paper={"budget": "90ep", "batch_size": 64},
     ),
     **_track(
         "toy-son-tris-v1",
         dataset_params={"n_vars": 4},
-        smoke={"budget": "3000steps", "batch_size": 128},
+        smoke={"budget": "5000steps", "batch_size": 128},
         paper={"budget": "200ep", "batch_size": 512},
     ),
 }

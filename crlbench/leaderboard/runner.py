@@ -7,9 +7,10 @@ processes or Ray actors, one GPU each on the paper tier).
 
 Layout of a results folder::
 
-    RESULTS/<track>/<tier>/<method>-seed<S>.json        the result records
-    RESULTS/runs/<track>/<tier>/<method>-seed<S>/       run directories (config, checkpoints,
-                                                        log, predictions.npz)
+    RESULTS/<track>/<tier>/<method>-seed<S>.json         the result records
+    RESULTS-runs/<track>/<tier>/<method>-seed<S>/        run directories (config, checkpoints,
+                                                         log, predictions.npz), kept apart so
+                                                         that RESULTS holds records only
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def run_one(
     cls = method_class(method)
     dev, deviations = _device(protocol, device)
     model = make_method(cls, loop={"batch_size": protocol.batch_size}, device=dev)
-    run_dir = results / "runs" / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}"
+    run_dir = results.with_name(results.name + "-runs") / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}"
     start = time.perf_counter()
     train(model, data, seed, run_dir, budget=protocol.budget, device=dev, progress=progress)
     preds = predict(model, data)

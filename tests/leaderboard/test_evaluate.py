@@ -88,7 +88,7 @@ def test_oracle_on_sequences_has_zero_triplet_error(tracks):
     proto, data = tracks["toy-son-tris-v1"]
     res = evaluator(proto, data).evaluate(predict(Oracle(data), data))
     assert res.metrics["triplet_error"] == pytest.approx(0.0, abs=1e-9)
-    assert res.metrics["triplet_error_floor"] == pytest.approx(0.0, abs=1e-9)
+    assert res.metrics["triplet_floor_error"] == pytest.approx(0.0, abs=1e-9)
     assert res.metrics["r2_sep"] < 0.05  # independent probe set: nothing to predict across
     assert set(res.per_variable["triplet_error"]) == {v.name for v in data.variables}
 
