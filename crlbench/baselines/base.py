@@ -52,7 +52,11 @@ def check_pairs(view: Any, method: str, split: str, *, needs_targets: bool = Fal
 
 def observation_shape(obs: Any) -> tuple[int, ...]:
     """Torch layout of one observation: ``(D_obs,)`` or ``(3, H, W)`` from ``(N, 2, ...)`` arrays."""
-    shape = tuple(obs.shape[2:])
+    return torch_layout(tuple(obs.shape[2:]))
+
+
+def torch_layout(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One observation's numpy shape ``(D_obs,)`` or ``(H, W, 3)`` -> torch ``(D_obs,)`` or ``(3, H, W)``."""
     if len(shape) == 3:
         h, w, c = shape
         if c != 3:

@@ -66,15 +66,9 @@ def check_sequence(view: Any, method: str, split: str) -> None:
 
 def frame_shape(obs: Any) -> tuple[int, ...]:
     """Torch layout of one frame: ``(D_obs,)`` or ``(3, H, W)`` from ``(T, ...)`` arrays."""
-    shape = tuple(obs.shape[1:])
-    if len(shape) == 3:
-        h, w, c = shape
-        if c != 3:
-            raise CrlbenchError(f"images must be (H, W, 3) uint8, got {shape}")
-        return (3, h, w)
-    if len(shape) != 1:
-        raise CrlbenchError(f"observations must be vectors (D,) or images (H, W, 3), got {shape}")
-    return shape
+    from crlbench.baselines.base import torch_layout
+
+    return torch_layout(tuple(obs.shape[1:]))
 
 
 class FrameWindows:
