@@ -16,8 +16,9 @@ import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.base import PairsMethod
-from crlbench.baselines.ilcm import ILCMModule, _to_layout
+from crlbench.baselines.ilcm import ILCMModule
 from crlbench.baselines.train import LoopConfig
+from crlbench.datasets.torch_adapter import from_tensor
 
 __all__ = ["BetaVAE", "BetaVAEModule"]
 
@@ -69,4 +70,4 @@ class BetaVAE(PairsMethod):
         mod = self._check_ready()
         with torch.no_grad():
             x = mod.decoder(torch.as_tensor(z, dtype=torch.float32, device=self.device))  # type: ignore[operator]
-        return _to_layout(x)
+        return from_tensor(x)

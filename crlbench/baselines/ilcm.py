@@ -51,6 +51,7 @@ from crlbench.baselines.base import PairsMethod
 from crlbench.baselines.graphs import solution_graph
 from crlbench.baselines.nn import gaussian_params, make_decoder, make_encoder
 from crlbench.baselines.train import LoopConfig
+from crlbench.datasets.torch_adapter import from_tensor
 
 __all__ = ["ILCM", "ILCMModule", "SolutionFunctions", "InterventionEncoder", "StackedMLP"]
 
@@ -383,17 +384,9 @@ class ILCM(PairsMethod):
                 log_scale, shift = mod.solution.params(e)
                 e = (zt - shift) * (-log_scale).exp()
             x = mod.decoder(e)
-        return _to_layout(x)
+        return from_tensor(x)
 
     def _solution_graph(self, x: np.ndarray) -> np.ndarray:
         mod = self._check_ready()
         noise = torch.as_tensor(self.encode_noise(x), dtype=torch.float32, device=self.device)
         return solution_graph(mod.solution, noise)
-
-
-def _to_layout(x: Tensor) -> np.ndarray:
-    """Decoder output -> the dataset's layout: vectors as is, images ``(N, H, W, 3)`` uint8."""
-    if x.ndim == 4:
-        img = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return img.movedim(1, -1).cpu().numpy()
-    return x.cpu().numpy().astype(np.float64)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from crlbench.baselines.contract import Budget
 from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device
-from crlbench.datasets.torch_adapter import to_tensor
+from crlbench.datasets.torch_adapter import from_tensor, to_tensor
 from crlbench.errors import CrlbenchError
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "window_arrays",
     "frame_shape",
     "calibrated_log_likelihood",
-    "to_layout",
     "sequence_test_arrays",
 ]
 
@@ -133,14 +132,6 @@ def calibrated_log_likelihood(x: Tensor, x_hat: Tensor, *, min_var: float = 1e-4
     var = var.detach().clamp(min_var, max_var)
     ll = -0.5 * se / var - 0.5 * var.log() - 0.5 * math.log(2 * math.pi)
     return ll.flatten(1).sum(-1)
-
-
-def to_layout(x: Tensor) -> np.ndarray:
-    """Decoder output -> the dataset's layout: vectors float64, images ``(N, H, W, 3)`` uint8."""
-    if x.ndim == 4:
-        img = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return img.movedim(1, -1).cpu().numpy()
-    return x.cpu().numpy().astype(np.float64)
 
 
 def sequence_test_arrays(model: Any, view: Any, *, batch: int = 512) -> dict[str, np.ndarray]:
@@ -333,5 +324,5 @@ class SequenceMethod:
         outs = []
         with torch.no_grad():
             for s in range(0, len(z), batch):
-                outs.append(to_layout(mod.decode_latents(torch.as_tensor(z[s : s + batch], device=self.device))))  # type: ignore[operator]
+                outs.append(from_tensor(mod.decode_latents(torch.as_tensor(z[s : s + batch], device=self.device))))  # type: ignore[operator]
         return np.concatenate(outs)

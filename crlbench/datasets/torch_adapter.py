@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-__all__ = ["TorchView", "to_tensor"]
+__all__ = ["TorchView", "to_tensor", "from_tensor"]
 
 
 def to_tensor(a: np.ndarray, image_range: tuple[float, float]) -> torch.Tensor:
@@ -19,6 +19,17 @@ def to_tensor(a: np.ndarray, image_range: tuple[float, float]) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(a)).movedim(-1, -3).float()
         return t * ((hi - lo) / 255.0) + lo
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def from_tensor(t: torch.Tensor, image_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Inverse of :func:`to_tensor`: float ``(N, 3, H, W)`` in ``image_range`` -> uint8
+    ``(N, H, W, 3)`` (values outside the range clipped); anything else -> float64."""
+    t = t.detach()
+    if t.ndim == 4:
+        lo, hi = image_range
+        img = ((t.clamp(lo, hi) - lo) * (255.0 / (hi - lo))).round().to(torch.uint8)
+        return img.movedim(1, -1).cpu().numpy()
+    return t.cpu().numpy().astype(np.float64)
 
 
 class TorchView(TorchDataset):

@@ -41,6 +41,9 @@ from crlbench.leaderboard.protocols import Protocol
 
 __all__ = ["PredictionsError", "Evaluation", "Evaluator", "PREDICTION_KEYS"]
 
+#: Image triplets a record keeps as examples for the leaderboard page.
+TRIPLET_EXAMPLES = 3
+
 
 class PredictionsError(CrlbenchError):
     """A predictions mapping of the wrong keys, shapes or values."""
@@ -173,8 +176,10 @@ class Evaluator:
             "variables": names,
         }
         if true_graph is not None and learned is not None:
-            metrics.update(self._graph_metrics(true_graph, learned, np.asarray(res["assignment"]), res["group_matching"]))
+            graph_metrics, aligned = self._graph_metrics(true_graph, learned, np.asarray(res["assignment"]), res["group_matching"])
+            metrics.update(graph_metrics)
             artifacts["graph_true"] = true_graph.astype(int).tolist()
+            artifacts["graph_learned"] = aligned.astype(int).tolist()
         if "test_inferred_targets" in p:
             from crlbench.metrics import intervention_accuracy_score
 
@@ -183,19 +188,23 @@ class Evaluator:
             t_metrics, t_per_var = self._triplets(p["triplet_decoded"])
             metrics.update(t_metrics)
             per_variable["triplet_error"] = dict(zip(names, t_per_var))
+            if p["triplet_decoded"].dtype == np.uint8:  # images: a few examples for the page
+                artifacts.update(self._triplet_examples(p["triplet_decoded"]))
         kind = "post-hoc" if res.get("assignment_matched", "assignment" not in p) else "learned"
         return Evaluation(metrics, per_variable, kind, artifacts)
 
     def _graph_metrics(
         self, true: np.ndarray, learned: np.ndarray, assignment: np.ndarray, groups: np.ndarray
-    ) -> dict[str, float]:
-        """SHD and edge precision / recall after mapping learned nodes to true variables.
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """SHD and edge precision / recall after mapping learned nodes to true variables,
+        and the learned edges in the true variables' order, (K, K) bool.
 
         Args:
             assignment: (M, K+1) in the true labelling (groups already matched).
             groups: (K,) the method's group of each true variable.
         """
         from crlbench.metrics import edge_precision_score, edge_recall_score, shd_error
+        from crlbench.metrics.graph import apply_matching, binarize
 
         if learned.shape == (self.k, self.k):
             matching = np.asarray(groups)  # graph over the method's groups
@@ -207,11 +216,12 @@ class Evaluator:
                 free = [m for m in range(len(groups)) if m not in set(matching)]
                 matching[matching < 0] = free[: int((matching < 0).sum())]
         kw = {"matching": matching, "threshold": 0.5}
-        return {
+        scores = {
             "shd": float(shd_error(true, learned, **kw)),
             "edge_precision": float(edge_precision_score(true, learned, **kw)),
             "edge_recall": float(edge_recall_score(true, learned, **kw)),
         }
+        return scores, binarize(apply_matching(learned, matching, self.k), threshold=0.5)
 
     def causal_predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """Observations (N, *obs) -> predicted factors (N, D), frozen per dataset version.
@@ -233,6 +243,14 @@ class Evaluator:
             path, dataset_hash=self.data.spec.hash, data=lambda: (obs, probe.latents), variables=self.data.variables
         )
         return enc.predict
+
+    def _triplet_examples(self, decoded: np.ndarray, n: int = TRIPLET_EXAMPLES) -> dict[str, Any]:
+        """The first ``n`` image triplets beside their decoded third: (n, 4, H, W, 3) uint8."""
+        shown = np.asarray(self.data["test_triplets"].observations[:n])
+        return {
+            "triplet_examples": np.concatenate([shown, decoded[:n, None]], axis=1),
+            "triplet_examples_panels": ["first", "second", "true third", "decoded"],
+        }
 
     def _triplets(self, decoded: np.ndarray) -> tuple[dict[str, float], list[float]]:
         from crlbench.metrics import kinds, triplet_scores

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -190,7 +191,8 @@ def save_causal_encoder(model: CausalEncoder, path: str | Path, *, dataset_hash:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(record, buf)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    # One temporary name per process: sweep workers may save the same encoder side by side.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)  # atomic: a crashed save never leaves a half-written encoder
     return digest

@@ -58,6 +58,18 @@ def test_images_become_chw_floats_in_range():
     torch.testing.assert_close(t.flatten(), torch.tensor([-1.0, 128 / 255 * 2 - 1, 1.0]))
 
 
+def test_decoded_images_return_to_uint8_exactly():
+    from crlbench.datasets.torch_adapter import from_tensor, to_tensor
+
+    img = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
+    for lo, hi in ((-1.0, 1.0), (0.0, 1.0)):
+        np.testing.assert_array_equal(from_tensor(to_tensor(img, (lo, hi)), (lo, hi)), img)
+    out = from_tensor(torch.tensor([-3.0, -1.0, 0.0, 1.0, 7.0]).reshape(1, 1, 1, 5).expand(1, 3, 1, 5))
+    assert out.dtype == np.uint8 and out.shape == (1, 1, 5, 3)
+    np.testing.assert_array_equal(out[0, 0, :, 0], [0, 0, 128, 255, 255])  # clipped outside [-1, 1]
+    assert from_tensor(torch.ones(2, 3)).dtype == np.float64  # vectors stay numbers
+
+
 def test_load_by_id(tmp_path, monkeypatch):
     monkeypatch.setenv("CRLBENCH_DATA", str(tmp_path))
     with pytest.raises(DataFileError, match="crlbench generate toy-son-pairs-v1"):

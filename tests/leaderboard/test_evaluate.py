@@ -82,6 +82,7 @@ def test_oracle_on_pairs_gets_the_known_answers(tracks):
     assert m["shd"] == 0
     assert data.graph.instantaneous.any(), "the test needs a graph with edges"
     assert m["edge_precision"] == 1.0 and m["edge_recall"] == 1.0
+    assert res.artifacts["graph_learned"] == res.artifacts["graph_true"]  # drawn beside the truth
     assert m["intervention_accuracy"] == pytest.approx(1.0)
     assert m["dci_disentanglement"] > 0.9
 
@@ -93,6 +94,26 @@ def test_oracle_on_sequences_has_zero_triplet_error(tracks):
     assert res.metrics["triplet_floor_error"] == pytest.approx(0.0, abs=1e-9)
     assert res.metrics["r2_sep"] < 0.05  # independent probe set: nothing to predict across
     assert set(res.per_variable["triplet_error"]) == {v.name for v in data.variables}
+
+
+def test_image_triplets_decoded_exactly_score_the_floor_and_keep_examples(tmp_path):
+    proto = protocol("causal-circuit-tris-v1", "smoke")
+    spec = replace(proto.dataset_spec(), splits={"train": 20, "val": 10, "test": 10, "test_indep": 64, "test_triplets": 8})
+    data = load(generate(spec, tmp_path, progress=False))
+    trip = data["test_triplets"].observations
+    k = len(data.variables)
+    preds = {
+        "probe_latents": data["test_indep"].latents,
+        "assignment": np.c_[np.zeros((k, 1)), np.eye(k)],
+        "triplet_decoded": np.asarray(trip[:, 2]),  # a perfect decoder: the true third image
+    }
+    res = evaluator(proto, data).evaluate(preds)
+    assert res.metrics["triplet_error"] == pytest.approx(res.metrics["triplet_floor_error"], abs=1e-12)
+    examples = np.asarray(res.artifacts["triplet_examples"])
+    assert examples.shape == (3, 4, 32, 32, 3) and examples.dtype == np.uint8
+    assert res.artifacts["triplet_examples_panels"] == ["first", "second", "true third", "decoded"]
+    np.testing.assert_array_equal(examples[:, :3], trip[:3])
+    np.testing.assert_array_equal(examples[:, 3], trip[:3, 2])
 
 
 def test_a_rotation_without_assignment_is_matched_post_hoc(tracks):
