@@ -72,6 +72,23 @@ def _specs(args: argparse.Namespace) -> list:
     return specs
 
 
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers``, ``--address`` of the commands that scale out (docs/scaling.md)."""
+    p.add_argument("--executor", default="local", help="where the units of work run: local (processes, default) or ray")
+    p.add_argument("--workers", type=int, default=1, help="units side by side: processes or Ray actors (default 1)")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+
+
+def _make_executor(args: argparse.Namespace, gpus: float = 0):
+    """The executor of :func:`_executor_options`' arguments; ``gpus`` per Ray actor."""
+    from crlbench.executors import make_executor
+
+    extra: dict[str, Any] = {"address": args.address} if args.address else {}
+    if args.executor == "ray" and gpus:
+        extra["num_gpus"] = gpus
+    return make_executor(args.executor, workers=args.workers, **extra)
+
+
 # --- ls ---------------------------------------------------------------------------------
 def _ls_args(p: argparse.ArgumentParser) -> None:
     pass
@@ -131,23 +148,19 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("ids", nargs="+", metavar="ID", help="dataset id or scene group id (all its modes)")
     p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
-    p.add_argument("--workers", type=int, default=1, help="render workers: processes or Ray actors (default 1)")
-    p.add_argument("--executor", default="local", help="where shards render: local (processes) or ray")
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file of a different spec")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _executor_options(p)
     _spec_options(p)
 
 
 def _generate(args: argparse.Namespace) -> int:
     from crlbench.datasets.build import generate
     from crlbench.datasets.loaders import data_root
-    from crlbench.executors import make_executor
 
     out = args.out or data_root()
     specs = _specs(args)
-    extra = {"address": args.address} if args.address else {}
-    executor = make_executor(args.executor, workers=args.workers, **extra)
+    executor = _make_executor(args)
     for spec in specs:
         path = generate(spec, out, executor=executor, overwrite=args.overwrite, progress=not args.no_progress)
         print(f"{spec.dataset_id}: {path} (spec {spec.hash[:12]})")
@@ -269,21 +282,6 @@ def _tracks(args: argparse.Namespace) -> int:
 def _track_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tier", default="smoke", help="smoke (CPU, minutes) or paper (one GPU, the papers' scale)")
     p.add_argument("--data", type=Path, default=None, help="dataset folder (default $CRLBENCH_DATA); generated if missing")
-
-
-def _executor_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", default="local", help="local (processes) or ray")
-    p.add_argument("--workers", type=int, default=1, help="runs side by side (processes or Ray actors)")
-    p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
-
-
-def _make_executor(args: argparse.Namespace, gpus: float = 0):
-    from crlbench.executors import make_executor
-
-    extra: dict[str, Any] = {"address": args.address} if args.address else {}
-    if args.executor == "ray" and gpus:
-        extra["num_gpus"] = gpus
-    return make_executor(args.executor, workers=args.workers, **extra)
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:

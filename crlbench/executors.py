@@ -20,7 +20,7 @@ import multiprocessing as mp
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from crlbench.errors import CrlbenchError
@@ -135,6 +135,9 @@ class LocalExecutor(Executor):
 class RayExecutor(Executor):
     """Ray actors, one per worker, each set up once (on a cluster: shared storage needed).
 
+    An actor that dies mid-unit (killed, out of memory) is replaced by a fresh one and the
+    unit run again, up to ``retries`` times; the other units carry on meanwhile.
+
     Args:
         workers: Number of actors.
         address: Ray cluster address (``ray://host:10001`` or ``auto``); ``None`` starts a
@@ -158,10 +161,10 @@ class RayExecutor(Executor):
         if not tasks:
             return
         ray = self.ray
-        actor_cls = ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_restarts=retries)(_RayWorker)
+        actor_cls = ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_restarts=0)(_RayWorker)
         actors = [actor_cls.remote(setup, setup_arg) for _ in range(min(self.workers, len(tasks)))]
         queue = list(enumerate(tasks))
-        tries: dict[int, int] = {}
+        deaths: dict[int, int] = {}
         running: dict[Any, tuple[int, Any, Any]] = {}
 
         def submit(actor: Any) -> None:
@@ -169,23 +172,29 @@ class RayExecutor(Executor):
             running[actor.run.remote(work, i, task, retries)] = (i, task, actor)
 
         for actor in actors:
-            if queue:
-                submit(actor)
+            submit(actor)
         try:
             while running:
                 ready, _ = ray.wait(list(running), num_returns=1)
-                ref = ready[0]
-                i, task, actor = running.pop(ref)
+                i, task, actor = running.pop(ready[0])
                 try:
-                    yield ray.get(ref)
+                    outcome = ray.get(ready[0])
                 except ray.exceptions.RayActorError:
-                    # The worker died mid-unit: nothing of the unit was committed, so it is
-                    # safe to run again (the actor is restarted by Ray, up to max_restarts).
-                    tries[i] = tries.get(i, 0) + 1
-                    if tries[i] > retries:
-                        yield Outcome(i, None, f"worker died {tries[i]} times running this unit", tries[i])
+                    # The worker died mid-unit (killed, out of memory, a crash in native code).
+                    # Nothing of the unit was committed, so it runs again, a bounded number of
+                    # times; a dead actor is never given another unit: a fresh one takes over.
+                    actors.remove(actor)
+                    ray.kill(actor)
+                    deaths[i] = deaths.get(i, 0) + 1
+                    if deaths[i] > retries:
+                        yield Outcome(i, None, f"worker died {deaths[i]} times running this unit", deaths[i])
                     else:
                         queue.insert(0, (i, task))
+                    if queue:
+                        actor = actor_cls.remote(setup, setup_arg)
+                        actors.append(actor)
+                else:
+                    yield replace(outcome, attempts=outcome.attempts + deaths.get(i, 0))
                 if queue:
                     submit(actor)
         finally:
@@ -195,9 +204,17 @@ class RayExecutor(Executor):
 
 class _RayWorker:
     def __init__(self, setup: Callable, arg: Any) -> None:
-        self.state = setup(arg)
+        # An error in setup is raised by run, so that it reaches the caller with its message
+        # (as from LocalExecutor) instead of passing for a worker that died.
+        self.state, self.error = None, None
+        try:
+            self.state = setup(arg)
+        except Exception as e:
+            self.error = e
 
     def run(self, work: Callable, index: int, task: Any, retries: int) -> Outcome:
+        if self.error is not None:
+            raise self.error
         result, error, attempts = _attempt(self.state, work, task, retries)
         return Outcome(index, result, error, attempts)
 

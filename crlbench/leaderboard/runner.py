@@ -167,7 +167,7 @@ class SweepReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _setup_sweep(arg: tuple[str, str, str | None, str | None]) -> tuple:
+def _setup_sweep(arg: tuple[Protocol, str, str | None]) -> tuple:
     import torch
 
     torch.set_num_threads(1)  # one core per unit: units run side by side
@@ -175,11 +175,9 @@ def _setup_sweep(arg: tuple[str, str, str | None, str | None]) -> tuple:
 
 
 def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
-    from crlbench.leaderboard.protocols import protocol
-
-    track, tier, results, root = setup
+    protocol, results, root = setup  # the sweep's protocol itself, not the registered one
     method, seed = unit
-    return str(run_one(method, protocol(track, tier), seed, results, root=root))
+    return str(run_one(method, protocol, seed, results, root=root))
 
 
 def sweep(
@@ -200,7 +198,7 @@ def sweep(
     units = [(m, s) for m in methods for s in protocol.seeds]
     executor = executor or LocalExecutor(1)
     report = SweepReport()
-    setup_arg = (protocol.track, protocol.tier, str(results), str(root) if root else None)
+    setup_arg = (protocol, str(results), str(root) if root else None)
     for outcome in executor.map_unordered(_setup_sweep, setup_arg, _run_unit, units):
         method, seed = units[outcome.index]
         if outcome.error is None:
