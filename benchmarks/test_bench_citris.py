@@ -6,7 +6,7 @@ the reference architectures (conv encoder / decoder with c_hid 64, 32 latents, 7
 variables). Images/s counts the frames a step consumes (2 per window). CITRIS-NF is timed
 at its expensive stage, the autoencoder; its flow stage runs on cached 32-dimensional
 encodings and is timed separately. Batch 64 on CPU; batch 512 on CUDA when one is present.
-Figures go to ``docs/results_citris.md``.
+Figures go to ``docs/results.md``.
 """
 
 from __future__ import annotations

@@ -41,8 +41,10 @@ from crlbench.leaderboard.protocols import Protocol
 
 __all__ = ["PredictionsError", "Evaluation", "Evaluator", "PREDICTION_KEYS"]
 
-#: Image triplets a record keeps as examples for the leaderboard page.
-TRIPLET_EXAMPLES = 3
+#: Image triplets a record keeps as examples for the leaderboard page, at most this many
+#: pixels a side (every n-th pixel): a record stays about 100 kB.
+TRIPLET_EXAMPLES = 2
+EXAMPLE_SIDE = 32
 
 
 class PredictionsError(CrlbenchError):
@@ -245,10 +247,12 @@ class Evaluator:
         return enc.predict
 
     def _triplet_examples(self, decoded: np.ndarray, n: int = TRIPLET_EXAMPLES) -> dict[str, Any]:
-        """The first ``n`` image triplets beside their decoded third: (n, 4, H, W, 3) uint8."""
+        """The first ``n`` image triplets beside their decoded third: (n, 4, h, w, 3) uint8,
+        subsampled to at most :data:`EXAMPLE_SIDE` pixels a side."""
         shown = np.asarray(self.data["test_triplets"].observations[:n])
+        step = -(-shown.shape[-2] // EXAMPLE_SIDE)  # ceil
         return {
-            "triplet_examples": np.concatenate([shown, decoded[:n, None]], axis=1),
+            "triplet_examples": np.concatenate([shown, decoded[:n, None]], axis=1)[..., ::step, ::step, :],
             "triplet_examples_panels": ["first", "second", "true third", "decoded"],
         }
 

@@ -119,8 +119,18 @@ class ResultRecord:
         return d
 
     def to_json(self) -> str:
-        """Canonical JSON text: two-space indent, keys in schema order, trailing newline."""
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        """Canonical JSON text: two-space indent, keys in schema order, trailing newline.
+
+        Each artifact takes one compact line: indented, an image kept as nested lists would
+        take a line per number (a 32 px triplet example: 1 MB instead of 90 kB).
+        """
+        d = self.to_dict()
+        artifacts = d.pop("artifacts", None)
+        text = json.dumps(d, indent=2, allow_nan=False)
+        if artifacts is None:
+            return text + "\n"
+        lines = [f"    {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), allow_nan=False)}" for k, v in artifacts.items()]
+        return text[: -len("\n}")] + ',\n  "artifacts": {\n' + ",\n".join(lines) + "\n  }\n}\n"
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_json` to ``path`` (parents created, atomic rename)."""

@@ -29,6 +29,11 @@ def test_round_trip(tmp_path):
     assert back == rec
     assert back.to_json() == rec.to_json() == path.read_text()
     assert list(json.loads(path.read_text())) == [*REQUIRED, "artifacts"]  # schema order
+    assert json.loads(path.read_text()) == rec.to_dict()
+    # one line per artifact, however large: images stay small on disk
+    lines = path.read_text().splitlines()
+    assert [line.split(":")[0].strip() for line in lines if line.startswith('    "')][-len(rec.artifacts):] == [f'"{k}"' for k in rec.artifacts]
+    assert len(lines) < 100
 
 
 def test_minimal_record_has_no_artifacts_key():
