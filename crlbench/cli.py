@@ -191,7 +191,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 # --- train ------------------------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", required=True, help="registered method (ilcm, disentangled-vae, beta-vae) or package.module:Class")
+    from crlbench.baselines.methods import METHODS
+
+    p.add_argument("--method", required=True, help=f"registered method ({', '.join(METHODS)}) or package.module:Class")
     p.add_argument("--dataset", required=True, help="dataset id (looked up under --root) or .h5 path")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--out", type=Path, required=True, help="run directory (an existing one of the same config resumes)")
@@ -265,15 +267,24 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 # --- tracks, evaluate, sweep, benchmark ------------------------------------------------
 def _tracks_args(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("--ids", action="store_true", help="only the track ids, one per line")
+
+
+def _observation(p: Any) -> str:
+    resolution = p.dataset_spec().resolution
+    return f"{resolution}px" if resolution else "vector"
 
 
 def _tracks(args: argparse.Namespace) -> int:
-    from crlbench.leaderboard.protocols import PROTOCOLS
+    from crlbench.leaderboard.protocols import PROTOCOLS, tracks
 
+    if args.ids:
+        print("\n".join(tracks()))
+        return 0
     for (track, tier), p in sorted(PROTOCOLS.items()):
         print(
             f"{track:<28} {tier:<6} seeds {len(p.seeds)}  budget {p.budget:<10} batch {p.batch_size:<4} "
+            f"{_observation(p):<6} latents {p.latent_dim or 'K'!s:<3} "
             f"{p.device:<4} probe {p.probe:<6} methods {', '.join(p.methods)}"
         )
     return 0

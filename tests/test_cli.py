@@ -29,6 +29,17 @@ def test_info_prints_variables_graph_splits_and_hash(capsys):
         assert text in out
 
 
+def test_tracks_lists_every_protocol_and_the_ids(capsys):
+    from crlbench.leaderboard.protocols import PROTOCOLS, tracks
+
+    code, out, _ = run(capsys, "tracks")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(PROTOCOLS)
+    assert any(line.startswith("causal3dident-tris-v1") and "smoke" in line and "32px" in line and "latents 16" in line for line in lines)
+    code, out, _ = run(capsys, "tracks", "--ids")
+    assert code == 0 and out.split() == tracks()
+
+
 def test_unknown_id_suggests_and_exits_2(capsys):
     code, _, err = run(capsys, "info", "toy-son-pair-v1")
     assert code == 2

@@ -91,7 +91,8 @@ def run_one(
     data = load(ensure_dataset(protocol, root))
     cls = method_class(method)
     dev, deviations = _device(protocol, device)
-    model = make_method(cls, loop={"batch_size": protocol.batch_size}, device=dev)
+    params = protocol.baseline_params.get(method)  # official baselines only; a user's method keeps its own
+    model = make_method(cls, params=params, loop={"batch_size": protocol.batch_size}, device=dev)
     run_dir = results.with_name(results.name + "-runs") / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}"
     start = time.perf_counter()
     train(model, data, seed, run_dir, budget=protocol.budget, device=dev, progress=progress)
