@@ -43,6 +43,8 @@ __all__ = [
     "load_records",
     "provenance",
     "record_path",
+    "record_location",
+    "safe_name",
 ]
 
 #: The schema this crlbench writes and reads.
@@ -399,15 +401,19 @@ def load_records(directory: str | Path, *, expected_hash: ExpectedHash | None = 
     return [load_record(p, expected_hash=expected_hash) for p in paths]
 
 
+def safe_name(s: str) -> str:
+    """``s`` reduced to ``[A-Za-z0-9._-]``: any method name gives a safe file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "_"
+
+
 def record_path(record: ResultRecord, root: str | Path) -> Path:
-    """The conventional location ``root/<track>/<tier>/<method>-seed<seed>.json``.
+    """The conventional location ``root/<track>/<tier>/<method>-seed<seed>.json``."""
+    return record_location(root, record.track, record.tier, record.method, record.seed)
 
-    Names are reduced to ``[A-Za-z0-9._-]`` so any method name gives a safe file name.
-    """
-    def safe(s: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "_"
 
-    return Path(root) / safe(record.track) / record.tier / f"{safe(record.method)}-seed{record.seed}.json"
+def record_location(root: str | Path, track: str, tier: str, method: str, seed: int) -> Path:
+    """:func:`record_path` before the record exists (names made safe by :func:`safe_name`)."""
+    return Path(root) / safe_name(track) / tier / f"{safe_name(method)}-seed{seed}.json"
 
 
 # --- provenance -------------------------------------------------------------------------------

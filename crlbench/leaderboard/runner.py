@@ -25,7 +25,7 @@ import numpy as np
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.protocols import Protocol
 
-__all__ = ["dataset_path", "ensure_dataset", "run_one", "score_predictions", "record_from_predictions", "sweep", "SweepReport"]
+__all__ = ["dataset_path", "ensure_dataset", "record_file", "run_dir", "run_one", "score_predictions", "record_from_predictions", "sweep", "SweepReport"]
 
 
 def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
@@ -43,8 +43,17 @@ def ensure_dataset(protocol: Protocol, root: str | Path | None = None, *, worker
     return generate(protocol.dataset_spec(), path.parent, workers=workers, progress=progress)
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+def record_file(protocol: Protocol, method: str, seed: int, results: str | Path) -> Path:
+    """``<results>/<track>/<tier>/<method>-seed<S>.json``: where a run's record lives."""
+    from crlbench.leaderboard.records import record_location
+
+    return record_location(results, protocol.track, protocol.tier, method, seed)
+
+
+def run_dir(protocol: Protocol, method: str, seed: int, results: str | Path) -> Path:
+    """``<results>-runs/<track>/<tier>/<method>-seed<S>/``: the run's training outputs."""
+    runs = Path(results).with_name(Path(results).name + "-runs")
+    return record_file(protocol, method, seed, runs).with_suffix("")
 
 
 def _device(protocol: Protocol, device: str | None) -> tuple[str, list[str]]:
@@ -84,7 +93,7 @@ def run_one(
     if seed not in protocol.seeds:
         raise CrlbenchError(f"seed {seed} is not a seed of {protocol.track} ({protocol.tier}): use {list(protocol.seeds)}")
     results = Path(results)
-    rec_path = results / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}.json"
+    rec_path = record_file(protocol, method, seed, results)
     if rec_path.exists():
         load_record(rec_path, expected_hash=expected_dataset_hash)  # a stale record fails here
         return rec_path
@@ -93,11 +102,11 @@ def run_one(
     dev, deviations = _device(protocol, device)
     params = protocol.baseline_params.get(method)  # official baselines only; a user's method keeps its own
     model = make_method(cls, params=params, loop={"batch_size": protocol.batch_size}, device=dev)
-    run_dir = results.with_name(results.name + "-runs") / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}"
+    out = run_dir(protocol, method, seed, results)
     start = time.perf_counter()
-    train(model, data, seed, run_dir, budget=protocol.budget, device=dev, progress=progress)
+    train(model, data, seed, out, budget=protocol.budget, device=dev, progress=progress)
     preds = predict(model, data)
-    np.savez_compressed(run_dir / "predictions.npz", **preds)
+    np.savez_compressed(out / "predictions.npz", **preds)
     evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)
     record = _record(
         evaluation, protocol, seed, method,
@@ -137,7 +146,7 @@ def record_from_predictions(evaluation: Any, protocol: Protocol, seed: int, meth
         wall_time_s=0.0,
         n_parameters=0,
     )
-    return record.save(Path(results) / protocol.track / protocol.tier / f"{_safe(method)}-seed{seed}.json")
+    return record.save(record_file(protocol, method, seed, results))
 
 
 def score_predictions(path: str | Path, protocol: Protocol, *, root: str | Path | None = None, seed: int = 0):
@@ -170,9 +179,24 @@ class SweepReport:
 
 def _setup_sweep(arg: tuple[Protocol, str, str | None]) -> tuple:
     import torch
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)  # one core per unit: units run side by side
+    # One core per unit, units run side by side: torch's and numpy's BLAS threads alike.
+    torch.set_num_threads(1)
+    threadpool_limits(1)
     return arg
+
+
+def _finished(protocol: Protocol, method: str, seed: int, results: str | Path) -> bool:
+    """A valid record exists (a stale or broken one is left to :func:`run_one` to report)."""
+    from crlbench.leaderboard.protocols import expected_dataset_hash
+    from crlbench.leaderboard.records import load_record
+
+    path = record_file(protocol, method, seed, results)
+    try:
+        return path.exists() and bool(load_record(path, expected_hash=expected_dataset_hash))
+    except CrlbenchError:
+        return False
 
 
 def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
@@ -191,14 +215,26 @@ def sweep(
 ) -> SweepReport:
     """Every (method, seed) of ``protocol``; finished runs are skipped, failures reported.
 
-    The data is generated once here, before any unit starts.
+    Before any worker starts, the data is generated and, for image sequence tracks, the
+    frozen causal encoder that scores triplets is trained once (not by every worker).
     """
+    from crlbench.datasets import load
     from crlbench.executors import LocalExecutor
+    from crlbench.leaderboard.evaluate import Evaluator
 
-    ensure_dataset(protocol, root)
-    units = [(m, s) for m in methods for s in protocol.seeds]
-    executor = executor or LocalExecutor(1)
+    path = ensure_dataset(protocol, root)
     report = SweepReport()
+    units = []
+    for unit in ((m, s) for m in methods for s in protocol.seeds):
+        if _finished(protocol, *unit, results):
+            report.records.append(record_file(protocol, *unit, results))
+        else:
+            units.append(unit)
+    if not units:
+        return report
+    if protocol.mode == "sequences":
+        Evaluator(protocol, load(path)).causal_predictor()
+    executor = executor or LocalExecutor(1)
     setup_arg = (protocol, str(results), str(root) if root else None)
     for outcome in executor.map_unordered(_setup_sweep, setup_arg, _run_unit, units):
         method, seed = units[outcome.index]

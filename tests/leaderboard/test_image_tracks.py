@@ -10,7 +10,7 @@ import pytest
 
 from crlbench.leaderboard.protocols import expected_dataset_hash, protocol
 from crlbench.leaderboard.records import load_record
-from crlbench.leaderboard.runner import run_one
+from crlbench.leaderboard.runner import run_dir, run_one
 
 CASES = [
     ("causal-circuit-tris-v1", "citris-nf"),
@@ -41,6 +41,5 @@ def test_image_track_trains_scores_and_records(track, method, tmp_path):
     else:
         assert rec.metrics["intervention_accuracy"] >= 0 and rec.metrics["shd"] >= 0
         assert np.shape(rec.artifacts["graph_learned"]) == np.shape(rec.artifacts["graph_true"]) == (k, k)
-    run_dir = tmp_path / "results-runs" / track / "smoke" / f"{method}-seed0"
-    config = (run_dir / "config.json").read_text()
+    config = (run_dir(short, method, 0, tmp_path / "results") / "config.json").read_text()
     assert '"channels": 32' in config  # the protocol's baseline settings reached the method

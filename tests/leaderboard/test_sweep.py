@@ -18,20 +18,15 @@ from crlbench.cli import main
 from crlbench.executors import make_executor
 from crlbench.leaderboard.protocols import Protocol, expected_dataset_hash, protocol
 from crlbench.leaderboard.records import load_record
-from crlbench.leaderboard.runner import _safe, sweep
+from crlbench.leaderboard.runner import run_dir, sweep
 from tests.leaderboard.user_method import FAIL_FILE, FITS_FILE
 
 METHOD = "tests.leaderboard.user_method:PCA"
 PROTOCOL = replace(protocol("toy-son-pairs-v1", "smoke"), seeds=(0, 1, 2))
 
 
-def run_dir(results: Path, proto: Protocol, seed: int) -> Path:
-    """``RESULTS-runs/<track>/<tier>/<method>-seed<S>`` (crlbench.leaderboard.runner)."""
-    return results.with_name(results.name + "-runs") / proto.track / proto.tier / f"{_safe(METHOD)}-seed{seed}"
-
-
 def plant_failure(results: Path, proto: Protocol, seed: int) -> Path:
-    d = run_dir(results, proto, seed)
+    d = run_dir(proto, METHOD, seed, results)
     d.mkdir(parents=True, exist_ok=True)
     (d / FAIL_FILE).write_text(f"planted failure in seed {seed}")
     return d / FAIL_FILE
@@ -41,7 +36,7 @@ def fits(results: Path, proto: Protocol) -> dict[int, int]:
     """Calls of ``fit`` per seed so far."""
     out = {}
     for s in proto.seeds:
-        log = run_dir(results, proto, s) / FITS_FILE
+        log = run_dir(proto, METHOD, s, results) / FITS_FILE
         out[s] = len(log.read_text().splitlines()) if log.exists() else 0
     return out
 
