@@ -1,6 +1,6 @@
 """Scale-out (issue 9): generation throughput with 1 and 2 local workers, and the ratio.
 
-A fixed number of frames per scene (1000 CausalCircuit, 300 Causal3DIdent, 64x64, the TRIS
+A fixed number of frames per scene (8000 CausalCircuit, 800 Causal3DIdent, 64x64, the TRIS
 sequence), cut into 8 shards so that 2 workers share the work evenly, generated end to end
 (worker start-up and HDF5 included). One worker renders in this process; two are spawned
 processes. Goal: a ratio close to 2 for rendering on an idle 2-core machine.
@@ -24,10 +24,11 @@ import h5py
 import pytest
 
 from crlbench.datasets.build import generate
+from crlbench.executors import THREADS_ENV
 from crlbench.registry import DATASETS
 
 #: Scene -> (dataset id, frames).
-CASES = {"causal-circuit": ("causal-circuit-tris-v1", 1000), "causal3dident": ("causal3dident-tris-v1", 300)}
+CASES = {"causal-circuit": ("causal-circuit-tris-v1", 8000), "causal3dident": ("causal3dident-tris-v1", 800)}
 SHARDS = 8
 ROUNDS = 3
 
@@ -48,10 +49,19 @@ def _wall_s(fn) -> float:
     return time.perf_counter() - t
 
 
-@pytest.mark.parametrize("scene, workers", [(s, w) for s in CASES for w in (1, 2)])
-def test_generation_throughput(benchmark, tmp_path, scene, workers):
+#: (scene, workers, CPU threads of the in-process worker: None = every core). Cycles
+#: renders with threads of its own, so one Causal3DIdent worker already uses every core; the
+#: 1-thread case gives the per-process rate that 2 single-thread workers should double.
+RUNS = [("causal-circuit", 1, None), ("causal-circuit", 2, None),
+        ("causal3dident", 1, 1), ("causal3dident", 1, None), ("causal3dident", 2, None)]
+
+
+@pytest.mark.parametrize("scene, workers, threads", RUNS)
+def test_generation_throughput(benchmark, tmp_path, monkeypatch, scene, workers, threads):
     if scene == "causal3dident" and importlib.util.find_spec("bpy") is None:
         pytest.skip('needs pip install "crlbench[blender]"')
+    if threads:
+        monkeypatch.setenv(THREADS_ENV, str(threads))
     dataset_id, n = CASES[scene]
     spec = replace(DATASETS[dataset_id].spec(size="smoke"), splits={"train": n})
     tiny = replace(spec, splits={"train": 2})
@@ -74,17 +84,19 @@ def test_generation_throughput(benchmark, tmp_path, scene, workers):
         assert f["train/images"].shape[0] == n
     wall = min(walls)  # the least disturbed by other jobs, as the start-up time
     rate, render_rate = n / wall, n / max(wall - startup, 1e-9)
-    RATES[(scene, workers)] = (rate, render_rate)
+    RATES[(scene, workers, threads)] = (rate, render_rate)
     info = {
         "frames": n,
         "workers": workers,
+        "threads": threads or "all",
         "frames_per_s": rate,
         "startup_s": startup,
         "render_frames_per_s": render_rate,
         "cpu_ms_per_frame": 1e3 * cpu / (n * len(walls)),
     }
-    if workers == 2 and (scene, 1) in RATES:
-        one, one_render = RATES[(scene, 1)]
-        info.update(ratio=rate / one, render_ratio=render_rate / one_render)
+    for base, label in (((scene, 1, None), ""), ((scene, 1, 1), "_vs_1_thread")):
+        if workers == 2 and base in RATES:
+            one, one_render = RATES[base]
+            info.update({f"ratio{label}": rate / one, f"render_ratio{label}": render_rate / one_render})
     benchmark.extra_info.update(info)
-    print(f"{scene}, {workers} worker(s): " + ", ".join(f"{k} {v:.3g}" for k, v in info.items()))
+    print(f"{scene}, {workers} worker(s): " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))

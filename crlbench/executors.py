@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import multiprocessing as mp
+import os
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -25,7 +26,7 @@ from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from crlbench.errors import CrlbenchError
 
-__all__ = ["Outcome", "Executor", "LocalExecutor", "RayExecutor", "EXECUTORS", "make_executor"]
+__all__ = ["Outcome", "Executor", "LocalExecutor", "RayExecutor", "EXECUTORS", "make_executor", "worker_threads"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -71,6 +72,22 @@ class Executor(abc.ABC):
         """
 
 
+#: Set in every worker: the CPU threads it may use, its share of the machine's cores. Code
+#: with its own thread pool (Cycles) reads it through :func:`worker_threads`, so that N
+#: workers on N cores do not each start N threads.
+THREADS_ENV = "CRLBENCH_WORKER_THREADS"
+
+
+def worker_threads() -> int | None:
+    """The CPU threads this worker may use; ``None`` outside a worker (use every core)."""
+    value = os.environ.get(THREADS_ENV)
+    return int(value) if value else None
+
+
+def _set_worker_threads(n: int) -> None:
+    os.environ[THREADS_ENV] = str(n)
+
+
 # --- local processes --------------------------------------------------------------------
 
 _STATE: dict[str, Any] = {}
@@ -112,7 +129,8 @@ class LocalExecutor(Executor):
                     state.close()
             return
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+        share = max(1, (os.cpu_count() or 1) // self.workers)
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_set_worker_threads, initargs=(share,)) as pool:
             pending = {pool.submit(_local_run, setup, setup_arg, work, i, t, retries) for i, t in enumerate(tasks)}
             try:
                 while pending:
@@ -207,6 +225,7 @@ class _RayWorker:
         # An error in setup is raised by run, so that it reaches the caller with its message
         # (as from LocalExecutor) instead of passing for a worker that died.
         self.state, self.error = None, None
+        _set_worker_threads(1)  # each actor reserves one CPU (num_cpus=1)
         try:
             self.state = setup(arg)
         except Exception as e:

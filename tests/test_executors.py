@@ -31,7 +31,7 @@ from crlbench.datasets import storage
 from crlbench.datasets.build import generate, make_scene, output_path
 from crlbench.datasets.verify import verify
 from crlbench.errors import CrlbenchError
-from crlbench.executors import Executor, LocalExecutor, make_executor
+from crlbench.executors import Executor, LocalExecutor, make_executor, worker_threads
 from tests.helpers import tiny_spec
 
 #: The project's image tolerance: mean |diff| per frame, in grey levels (``crlbench verify``).
@@ -125,6 +125,23 @@ def test_setup_error_reaches_the_caller(name, tmp_path, request):
     with pytest.raises(ValueError, match="no renderer here"):
         list(executor(name, request).map_unordered(_setup_fails, "no renderer here", _flaky, tasks))
     assert not list(tmp_path.glob("attempt-*")), "no unit may run without its worker's setup"
+
+
+def _setup_threads(arg: None) -> int | None:
+    return worker_threads()
+
+
+def _threads(setup_threads: int | None, task: int) -> tuple[int | None, int | None]:
+    return setup_threads, worker_threads()
+
+
+@pytest.mark.parametrize("name", list(EXECUTORS))
+def test_workers_know_their_share_of_the_cores(name, request):
+    """N workers on C cores get C // N threads each (Ray: its 1 reserved CPU), so renderers
+    with their own thread pools do not oversubscribe the machine; in-process: every core."""
+    want = {"local-1": None, "local-2": max(1, (os.cpu_count() or 1) // 2), "ray-2": 1}[name]
+    outcomes = list(executor(name, request).map_unordered(_setup_threads, None, _threads, range(4)))
+    assert [o.result for o in outcomes] == [(want, want)] * 4
 
 
 # --- faults planted in the shards of a generation ---------------------------------------

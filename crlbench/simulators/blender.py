@@ -23,7 +23,8 @@ of the spec hash): ``engine`` ("cycles"), ``samples``, ``denoise`` (bool), ``den
 ("OPENIMAGEDENOISE"), ``denoise_quality`` ("HIGH", "BALANCED", "FAST"), ``denoise_prefilter``
 ("ACCURATE", "FAST", "NONE"). :data:`REFERENCE_RENDER` is the original's look (128 samples,
 denoised); :data:`DEFAULT_RENDER` the fast default measured against it (docs/scenes).
-``threads`` (0 = all cores) does not change pixels and is not part of the spec.
+``threads`` does not change pixels; 0 (the default) means the worker's share of the cores
+(:func:`crlbench.executors.worker_threads`), or every core outside a worker.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from crlbench.errors import CrlbenchError
+from crlbench.executors import worker_threads
 from crlbench.simulators.base import Renderer
 from crlbench.simulators.shapes import Mesh
 
@@ -222,7 +224,7 @@ class BlenderRenderer(Renderer):
         r.dither_intensity = 0.0  # no output dithering: it is noise the reference does not need
         r.image_settings.file_format = "BMP"  # uncompressed: cheap to write and to parse
         r.image_settings.color_mode = "RGB"
-        threads = int(st.get("threads", 0) or 0)
+        threads = int(st.get("threads", 0) or worker_threads() or 0)
         r.threads_mode = "FIXED" if threads > 0 else "AUTO"
         if threads > 0:
             r.threads = threads
