@@ -193,10 +193,13 @@ def _finished(protocol: Protocol, method: str, seed: int, results: str | Path) -
     from crlbench.leaderboard.records import load_record
 
     path = record_file(protocol, method, seed, results)
+    if not path.exists():
+        return False
     try:
-        return path.exists() and bool(load_record(path, expected_hash=expected_dataset_hash))
+        load_record(path, expected_hash=expected_dataset_hash)
     except CrlbenchError:
         return False
+    return True
 
 
 def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
@@ -215,8 +218,8 @@ def sweep(
 ) -> SweepReport:
     """Every (method, seed) of ``protocol``; finished runs are skipped, failures reported.
 
-    Before any worker starts, the data is generated and, for image sequence tracks, the
-    frozen causal encoder that scores triplets is trained once (not by every worker).
+    Before any worker starts, the data is generated and, for sequence tracks, the frozen
+    causal encoder that scores triplets is fitted once (not by every worker).
     """
     from crlbench.datasets import load
     from crlbench.executors import LocalExecutor
