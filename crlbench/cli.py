@@ -58,10 +58,9 @@ def _specs(args: argparse.Namespace) -> list:
                 defaults = {**scene_class(entry.scene).default_params, **entry.params, **params}
                 if "meshes" not in defaults:
                     raise CrlbenchError(f"--mesh: scene {entry.scene} takes no meshes")
-                meshes = {str(k): str(Path(v).resolve()) for k, v in args.mesh}
-                missing = [f"{k}={v}" for k, v in meshes.items() if not Path(v).is_file()]
-                if missing:
-                    raise CrlbenchError(f"--mesh: no such OBJ file: {', '.join(missing)}")
+                from crlbench.simulators.shapes import pin_mesh
+
+                meshes = {str(k): pin_mesh(v) for k, v in args.mesh}
                 extra = {"meshes": {**defaults["meshes"], **meshes}, "shapes": [*defaults["shapes"], *meshes]}
             spec = entry.spec(size=args.size, seed=args.seed, params={**params, **extra}, resolution=args.resolution)
             if args.split:

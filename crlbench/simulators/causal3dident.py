@@ -70,7 +70,8 @@ Observation
 Parameters
     ``shapes``: list of shape names (built in: teapot, knot, spring, mug, lblock, hammer,
     star), slot order as above. ``meshes``: {name: OBJ path} for user meshes named in
-    ``shapes`` (``--mesh NAME=PATH``); the path, not the file content, is in the spec.
+    ``shapes`` (``--mesh NAME=PATH`` writes ``PATH#sha256=HEX``: the spec hash pins the
+    file's content, and rendering refuses a file that changed).
     ``instantaneous``: the iCITRIS variant. ``teapot_segments``: Bezier tessellation.
 
 Version history

@@ -16,6 +16,7 @@ This module imports no Blender: it is plain numpy and runs in the unit tests.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -265,10 +266,34 @@ def load_obj(path: str | Path) -> Mesh:
     return normalize(np.asarray(verts)), faces
 
 
+#: A user mesh in a spec: ``PATH#sha256=HEX``, so that the spec hash pins the file's content.
+_PIN = "#sha256="
+
+
+def pin_mesh(path: str | Path) -> str:
+    """``PATH#sha256=HEX`` of an OBJ file (what ``--mesh NAME=PATH`` writes into a spec)."""
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise CrlbenchError(f"--mesh: no such OBJ file: {str(path)!r}")
+    return f"{p}{_PIN}{hashlib.sha256(p.read_bytes()).hexdigest()}"
+
+
 def get_mesh(name: str, meshes: dict[str, str] | None = None) -> Mesh:
-    """The mesh called ``name``: a user OBJ from ``meshes`` if given there, else built in."""
+    """The mesh called ``name``: a user OBJ from ``meshes`` if given there, else built in.
+
+    A pinned entry (:func:`pin_mesh`) is checked against the file's content first.
+    """
     if meshes and name in meshes:
-        return load_obj(meshes[name])
+        path, _, want = meshes[name].partition(_PIN)
+        if want and Path(path).is_file():
+            got = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            if got != want:
+                raise CrlbenchError(
+                    f"mesh {name!r} at {path} changed since the dataset spec was written "
+                    f"(sha256 {got[:12]}, spec {want[:12]}): restore that file to regenerate "
+                    "the dataset, or generate a new one with --mesh"
+                )
+        return load_obj(path)
     if name not in SHAPES:
         raise CrlbenchError(
             f"unknown shape {name!r}; built-in shapes are {list(SHAPES)}, or pass an OBJ file "

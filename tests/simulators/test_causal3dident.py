@@ -232,6 +232,30 @@ def test_teapot_is_newells_and_obj_round_trips(tmp_path):
     assert s.variables[-1].n_categories == 2
 
 
+def test_user_mesh_is_pinned_by_content(tmp_path, capsys):
+    """--mesh writes PATH#sha256=HEX: the spec hash follows the file, and a changed file is refused."""
+    from crlbench.cli import main
+
+    path = tmp_path / "cube.obj"
+    cube = "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n"
+    path.write_text(cube)
+    pinned = shapes.pin_mesh(path)
+    assert pinned.startswith(str(path.resolve()) + "#sha256=") and len(pinned.split("=")[-1]) == 64
+    assert len(shapes.get_mesh("cube", {"cube": pinned})[1]) == 4
+
+    def spec_hash() -> str:
+        assert main(["info", "causal3dident-tris-v1", "--mesh", f"cube={path}"]) == 0
+        return capsys.readouterr().out.split("spec hash (smoke, seed 0): ")[1].split()[0]
+
+    before = spec_hash()
+    path.write_text(cube.replace("v 0 0 1", "v 0 0 2"))
+    assert spec_hash() != before, "another mesh file must give another dataset"
+    with pytest.raises(CrlbenchError, match=r"mesh 'cube' at .* changed since the dataset spec was written"):
+        shapes.get_mesh("cube", {"cube": pinned})
+    with pytest.raises(CrlbenchError, match="no such OBJ file"):
+        shapes.pin_mesh(tmp_path / "missing.obj")
+
+
 def test_missing_bpy_names_the_extra(monkeypatch):
     from crlbench.simulators import blender
 
