@@ -116,6 +116,17 @@ def test_image_triplets_decoded_exactly_score_the_floor_and_keep_examples(tmp_pa
     np.testing.assert_array_equal(examples[:, 3], trip[:2, 2])
 
 
+def test_triplet_examples_of_large_images_are_subsampled_to_32_px():
+    from types import SimpleNamespace
+
+    ev = Evaluator.__new__(Evaluator)
+    trip = np.random.default_rng(0).integers(0, 256, (5, 3, 64, 64, 3), dtype=np.uint8)
+    ev.data = {"test_triplets": SimpleNamespace(observations=trip)}
+    ex = ev._triplet_examples(trip[:, 2])["triplet_examples"]
+    assert ex.shape == (2, 4, 32, 32, 3)
+    np.testing.assert_array_equal(ex[:, :3], trip[:2, :, ::2, ::2])
+
+
 def test_a_rotation_without_assignment_is_matched_post_hoc(tracks):
     proto, data = tracks["toy-son-tris-v1"]
     z = data["test_indep"].latents
