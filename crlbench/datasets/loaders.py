@@ -20,10 +20,10 @@ from typing import Any, Union
 import h5py
 import numpy as np
 
+from crlbench.core import CausalGraph, Variable
 from crlbench.datasets import storage
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import DataFileError
-from crlbench.simulators.base import CausalGraph, Variable
 
 __all__ = [
     "LazyArray",

@@ -27,9 +27,9 @@ from typing import Any, Iterator, Mapping
 import h5py
 import numpy as np
 
+from crlbench.core import CausalGraph, Variable
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import DataFileError
-from crlbench.simulators.base import CausalGraph, Variable
 
 __all__ = [
     "IMAGE_NAMES",
@@ -46,6 +46,7 @@ __all__ = [
 
 #: Arrays compared within a tolerance on regeneration (renderers are not bit-stable).
 IMAGE_NAMES = ("images",)
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # at offset 0 for every file h5py writes
 _META_GROUPS = ("variables", "graph", "structure")
 
 
@@ -86,6 +87,7 @@ class Writer:
         from crlbench import __version__
 
         self.manifest: dict[str, str] = {}
+        self.spec = spec
         self.f = f = h5py.File(path, "w")
         f.attrs["spec"] = spec.to_json()
         f.attrs["spec_hash"] = spec.hash
@@ -129,7 +131,18 @@ class Writer:
         self.manifest[key] = h.hexdigest()
 
     def finish(self) -> None:
-        """Store the manifest and mark the file complete (last write)."""
+        """Store the manifest and mark the file complete (last write).
+
+        Only a file that holds this writer's spec and every array it wrote is marked.
+        """
+        written = set(dict(iter_arrays(self.f)))
+        if str(self.f.attrs["spec"]) != self.spec.to_json() or written != set(self.manifest):
+            name = self.f.filename
+            self.f.close()
+            raise DataFileError(
+                f"{name}: changed by another writer while being built; it is left "
+                "incomplete: run the same `crlbench generate` command again"
+            )
         self.f.attrs["manifest"] = json.dumps(self.manifest, sort_keys=True)
         self.f.flush()
         self.f.attrs["complete"] = True
@@ -161,9 +174,18 @@ def open_file(path: str | Path) -> h5py.File:
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file; create it with `crlbench generate DATASET_ID --out DIR`")
+    if path.is_dir():
+        raise DataFileError(f"{path} is a folder, not a dataset file; name the .h5 files in it (e.g. {path}/*.h5)")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(_HDF5_MAGIC))
+    except OSError as e:
+        raise DataFileError(f"{path}: cannot read it ({e.strerror})") from None
+    if magic != _HDF5_MAGIC:
+        raise DataFileError(f"{path} is not an HDF5 file (another format, or empty); pass a crlbench dataset file (.h5)")
     try:
         f = h5py.File(path, "r")
-    except OSError as e:  # truncated, foreign or not HDF5 at all
+    except OSError as e:  # an HDF5 header but an unreadable rest: cut short while copied or written
         raise DataFileError(
             f"{path}: not a readable HDF5 file ({e}); it may be truncated: delete it and run "
             "`crlbench generate` again"

@@ -3,7 +3,7 @@
 Conventions (as scikit-learn's metrics): truth first, keyword-only options, ``*_score``
 higher is better, ``*_error`` lower is better, ``multioutput="raw_values"`` for per-dimension
 (``"per_variable"`` for per-variable) results. Causal dimensions are typed by
-:class:`crlbench.simulators.base.Variable`; see ``docs/metrics.md`` for definitions,
+:class:`crlbench.core.Variable`; see ``docs/metrics.md`` for definitions,
 variants, defaults and the bounds between fast and faithful estimators.
 
 Modules: ``r2`` (typed R², R² matrix, diag / sep), ``correlation`` (Spearman matrix, MCC),

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from crlbench.core import Variable, topological_order
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import Variable, topological_order
 
 __all__ = [
     "as_latents",

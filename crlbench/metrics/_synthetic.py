@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crlbench.simulators.base import Variable
+from crlbench.core import Variable
 
 __all__ = ["SCENARIOS", "make_latents"]
 

@@ -23,10 +23,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import as_truth, as_variables, check_lengths
-from crlbench.simulators.base import Variable
 
 __all__ = [
     "CausalEncoder",

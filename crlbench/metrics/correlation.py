@@ -28,7 +28,7 @@ from crlbench.metrics._checks import (
     check_lengths,
     split_indices,
 )
-from crlbench.simulators.base import Variable
+from crlbench.core import Variable
 
 __all__ = ["CORRELATIONS", "correlation_matrix", "spearman_matrix", "mcc_score"]
 

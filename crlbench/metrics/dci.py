@@ -33,10 +33,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import as_latents, as_truth, check_lengths, split_indices
-from crlbench.simulators.base import Variable
 
 __all__ = [
     "REGRESSORS",

@@ -1,6 +1,6 @@
 """Per-kind operations on causal dimensions: encoding, decoding, distance, baseline.
 
-One registry entry per :data:`crlbench.simulators.base.Kind`; metrics loop over dimensions
+One registry entry per :data:`crlbench.core.Kind`; metrics loop over dimensions
 and look the operations up here instead of branching on the kind name.
 
 - **continuous**: encoded as ``2 (y - low) / (high - low) - 1`` (in [-1, 1]); distance
@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import Variable
 
 __all__ = [
     "KindOps",

@@ -16,10 +16,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import as_assignment, as_latents, as_truth, check_lengths
-from crlbench.simulators.base import Variable
 
 __all__ = [
     "dependence_matrix",

@@ -36,8 +36,8 @@ from crlbench.metrics._checks import (
     check_lengths,
     split_indices,
 )
+from crlbench.core import Variable
 from crlbench.metrics.matching import match_assignment
-from crlbench.simulators.base import Variable
 
 __all__ = [
     "Probe",

@@ -25,10 +25,10 @@ from typing import Sequence
 
 import numpy as np
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import as_latents, as_truth, check_lengths
-from crlbench.simulators.base import Variable
 
 __all__ = ["typed_r2_score", "r2_matrix", "diag_score", "sep_error"]
 

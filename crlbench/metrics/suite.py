@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from crlbench.core import Variable
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import as_latents, as_truth, check_lengths
 from crlbench.metrics.correlation import mcc_score, spearman_matrix
@@ -17,7 +18,6 @@ from crlbench.metrics.dci import dci_score
 from crlbench.metrics.graph import edge_precision_score, edge_recall_score, shd_error
 from crlbench.metrics.probes import Probe, ProbeOutput, fit_probe_predictions
 from crlbench.metrics.r2 import diag_score, r2_matrix, sep_error
-from crlbench.simulators.base import Variable
 
 __all__ = ["probe_matrices", "evaluate_latents"]
 

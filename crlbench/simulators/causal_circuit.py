@@ -81,8 +81,9 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 from scipy.special import expit, logit, ndtr
 
+from crlbench.core import CausalGraph, Variable
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import CausalGraph, Observation, Renderer, Scene, Variable
+from crlbench.simulators.base import Observation, Renderer, Scene
 
 __all__ = [
     "CausalCircuit",

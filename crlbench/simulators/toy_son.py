@@ -48,8 +48,9 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import scipy.linalg
 
+from crlbench.core import CausalGraph, Variable, topological_order
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import CausalGraph, Observation, Renderer, Scene, Variable, topological_order
+from crlbench.simulators.base import Observation, Renderer, Scene
 
 __all__ = ["ToySON", "haar_rotation", "expm_rotation"]
 

@@ -14,10 +14,10 @@ import h5py
 import numpy as np
 import pytest
 
+from crlbench.core import descendants
 from crlbench.datasets import load
 from crlbench.datasets.build import generate, make_scene, sample_split
 from crlbench.datasets.spec import DatasetSpec
-from crlbench.simulators.base import descendants
 from tests.helpers import tiny_spec
 
 

@@ -44,7 +44,7 @@ class Oracle:
 
     def _first_changed(self, d):
         # the earliest variable in topological order that changed is the target
-        from crlbench.simulators.base import topological_order
+        from crlbench.core import topological_order
 
         order = topological_order(self.data.graph.instantaneous)
         rank = np.array([order.index(j) for j in range(self.k)])

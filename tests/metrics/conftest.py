@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crlbench.simulators.base import Variable
+from crlbench.core import Variable
 
 MIXED = (
     Variable("pos", "continuous", ("x", "y"), -2.0, 2.0),

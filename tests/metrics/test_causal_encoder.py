@@ -13,7 +13,7 @@ from crlbench.metrics.causal_encoder import (
     save_causal_encoder,
     train_causal_encoder,
 )
-from crlbench.simulators.base import Variable
+from crlbench.core import Variable
 
 VARS = (
     Variable("b", "continuous", low=0.0, high=1.0),

@@ -9,8 +9,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import pearsonr, spearmanr
 
+from crlbench.core import Variable
 from crlbench.metrics import correlation_matrix, mcc_score, spearman_matrix
-from crlbench.simulators.base import Variable
 
 from .conftest import sample_truth
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import r2_score
 
+from crlbench.core import Variable
 from crlbench.metrics import diag_score, probe_matrices, r2_matrix, sep_error, typed_r2_score
 from crlbench.metrics.probes import MLPProbe
-from crlbench.simulators.base import Variable
 
 from .conftest import identity_assignment, sample_truth
 
