@@ -1,9 +1,11 @@
-"""Versioned string ids -> lazy ``"module:object"`` entry points, with did-you-mean errors.
+"""Versioned string ids with did-you-mean errors: scenes and datasets.
 
-Two tables: scenes (``toy-son`` -> its class) and datasets (``toy-son-pairs-v1`` -> a
-scene, a mode and default sizes). A scene-level id such as ``toy-son-v1`` names the group
-of its three mode datasets. Heavy modules (MuJoCo, Blender, torch) are imported only when
-an entry is used.
+Two tables: scenes (``toy-son`` -> its class; each scene module registers its class with
+:func:`crlbench.simulators.base.register_scene`, which reads name, version and description
+from the class) and datasets (``toy-son-pairs-v1`` -> a scene, a mode and default sizes,
+below). A scene-level id such as ``toy-son-v1`` names the group of its three mode datasets.
+Scene modules are light: MuJoCo, Blender and torch are imported only when rendering or
+training.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any, Mapping
 
 from crlbench.datasets.spec import MODES, DatasetSpec
 from crlbench.errors import CrlbenchError, UnknownIdError
+from crlbench.simulators import causal3dident, causal_circuit, toy_son  # noqa: F401 - registers the scenes
+from crlbench.simulators.base import SCENES
+from crlbench.simulators.blender import DEFAULT_RENDER
 
 __all__ = [
-    "SceneEntry",
     "DatasetEntry",
     "SCENES",
     "DATASETS",
@@ -55,16 +59,6 @@ def suggest(name: str, known: list[str], what: str, hint: str = "Run `crlbench l
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     mean = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return UnknownIdError(f"unknown {what} {name!r}.{mean} {hint}")
-
-
-@dataclass(frozen=True)
-class SceneEntry:
-    """A registered scene: its entry point, a one-line description and tags."""
-
-    name: str
-    entry_point: str
-    description: str
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,15 +115,8 @@ class DatasetEntry:
         )
 
 
-SCENES: dict[str, SceneEntry] = {}
 DATASETS: dict[str, DatasetEntry] = {}
 GROUPS: dict[str, list[str]] = {}
-
-
-def register_scene(entry: SceneEntry) -> None:
-    if entry.name in SCENES:
-        raise ValueError(f"scene {entry.name!r} is already registered")
-    SCENES[entry.name] = entry
 
 
 def register_datasets(
@@ -146,6 +133,8 @@ def register_datasets(
         sizes: Mode -> preset -> split sizes.
         common: Further :class:`DatasetEntry` fields; ``policy`` may be a mode -> name map.
     """
+    if scene not in SCENES:
+        raise ValueError(f"datasets of {scene!r}: no scene of that name is registered")
     group = f"{scene}-v{version}"
     GROUPS[group] = []
     for mode in MODES:
@@ -155,11 +144,11 @@ def register_datasets(
         GROUPS[group].append(did)
 
 
-def scene_class(name: str) -> type:
-    """The scene class registered as ``name`` (imported on first use)."""
+def scene_class(name: str) -> Any:
+    """The scene class registered as ``name``."""
     if name not in SCENES:
         raise suggest(name, sorted(SCENES), "scene")
-    return load_entry_point(SCENES[name].entry_point)
+    return SCENES[name]
 
 
 def dataset_entry(dataset_id: str) -> DatasetEntry:
@@ -178,14 +167,6 @@ def resolve_ids(name: str) -> list[str]:
 
 # --- the registered scenes and datasets ------------------------------------------------
 
-register_scene(
-    SceneEntry(
-        "toy-son",
-        "crlbench.simulators.toy_son:ToySON",
-        "linear Gaussian SCM on a random DAG, observed through a random SO(n) rotation",
-        ("vector", "linear", "ilcm"),
-    )
-)
 register_datasets(
     "toy-son",
     1,
@@ -212,14 +193,6 @@ register_datasets(
 )
 
 # --- causal-circuit (MuJoCo) -------------------------------------------------------------
-register_scene(
-    SceneEntry(
-        "causal-circuit",
-        "crlbench.simulators.causal_circuit:CausalCircuit",
-        "robot arm pressing buttons wired to a red, a green and a blue light (MuJoCo)",
-        ("image", "mujoco", "ilcm"),
-    )
-)
 register_datasets(
     "causal-circuit",
     1,
@@ -248,14 +221,6 @@ register_datasets(
 # --- end causal-circuit ------------------------------------------------------------------
 
 # --- causal3dident (Blender) -------------------------------------------------------------
-register_scene(
-    SceneEntry(
-        "causal3dident",
-        "crlbench.simulators.causal3dident:Causal3DIdent",
-        "Blender (Cycles) teapot under a circling coloured spotlight (CITRIS' Temporal Causal3DIdent)",
-        ("image", "blender", "citris"),
-    )
-)
 register_datasets(
     "causal3dident",
     1,
@@ -286,15 +251,8 @@ register_datasets(
     policy={"sequences": "bernoulli", "pairs": "single", "triplets": "bernoulli"},
     # p = 1/6: the released generator's rate for the teapot (a third of steps untouched).
     policy_params={"sequences": {"p": 1 / 6}, "pairs": {}, "triplets": {}},
-    # = crlbench.simulators.blender.DEFAULT_RENDER (Cycles, 4 samples, no denoising);
-    # blender.REFERENCE_RENDER (128 samples, denoised) is the original's look.
-    render={
-        "engine": "cycles",
-        "samples": 4,
-        "denoise": False,
-        "denoiser": "OPENIMAGEDENOISE",
-        "denoise_quality": "HIGH",
-        "denoise_prefilter": "ACCURATE",
-    },
+    # Cycles, 4 samples, no denoising; blender.REFERENCE_RENDER (128 samples, denoised)
+    # is the original's look.
+    render=dict(DEFAULT_RENDER),
 )
 # --- end causal3dident -------------------------------------------------------------------

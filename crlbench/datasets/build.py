@@ -31,6 +31,7 @@ from crlbench.datasets import storage
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError, DataFileError
 from crlbench.executors import Executor, LocalExecutor
+from crlbench.registry import scene_class
 from crlbench.simulators.base import Renderer, Scene
 from crlbench.simulators.policies import sample_targets
 
@@ -52,8 +53,6 @@ def stream(seed: int, *names: str) -> np.random.Generator:
 
 def make_scene(spec: DatasetSpec) -> Scene:
     """Build the spec's scene from its structure stream (the same in every process)."""
-    from crlbench.registry import scene_class
-
     cls = scene_class(spec.scene)
     if cls.version != spec.scene_version:
         raise CrlbenchError(

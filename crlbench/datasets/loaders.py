@@ -24,6 +24,7 @@ from crlbench.core import CausalGraph, Variable
 from crlbench.datasets import storage
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import DataFileError
+from crlbench.registry import dataset_entry
 
 __all__ = [
     "LazyArray",
@@ -180,8 +181,6 @@ def _resolve(path_or_id: str | Path, root: str | Path | None) -> Path:
     p = Path(path_or_id)
     if p.suffix == ".h5" or p.exists():
         return p
-    from crlbench.registry import dataset_entry
-
     entry = dataset_entry(str(path_or_id))  # did-you-mean on unknown ids
     p = Path(root or data_root()) / f"{entry.id}.h5"
     if not p.exists():

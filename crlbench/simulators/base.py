@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,8 @@ __all__ = [
     "Observation",
     "Scene",
     "Renderer",
+    "SCENES",
+    "register_scene",
     "topological_order",
     "descendants",
 ]
@@ -91,7 +93,8 @@ class Renderer(abc.ABC):
 class Scene(abc.ABC):
     """A structural causal model over typed causal variables, with a renderer.
 
-    Subclasses set ``name``, ``version``, ``description`` and ``default_params``, build
+    Subclasses set ``name``, ``version``, ``description`` and ``default_params``, register
+    with :func:`register_scene` (the registry reads all four from the class), build
     their structure in ``__init__`` from ``params`` and a structure generator, and
     implement the mechanisms below. Construction must be deterministic given
     ``(params, rng)`` so that worker processes can rebuild the same scene from the spec.
@@ -228,3 +231,24 @@ class Scene(abc.ABC):
             render: The spec's render settings (engine, samples, ...); ``None`` for the
                 scene's defaults. Scenes without such settings ignore it.
         """
+
+
+#: Scene name -> its class, filled by :func:`register_scene` when a scene module is imported.
+SCENES: dict[str, type[Scene]] = {}
+
+
+SceneT = TypeVar("SceneT", bound=type[Scene])
+
+
+def register_scene(cls: SceneT) -> SceneT:
+    """Class decorator: register a :class:`Scene` under its ``name``.
+
+    Name, version and description are read from the class, so they are written once.
+    """
+    name = getattr(cls, "name", "")
+    if not name or not cls.description:
+        raise ValueError(f"{cls.__qualname__}: a registered scene sets `name` and `description`")
+    if SCENES.get(name, cls) is not cls:
+        raise ValueError(f"scene {name!r} is already registered by {SCENES[name].__qualname__}")
+    SCENES[name] = cls
+    return cls

@@ -85,8 +85,9 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from crlbench.core import CausalGraph, Variable
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import CausalGraph, Observation, Renderer, Scene, Variable
+from crlbench.simulators.base import Observation, Renderer, Scene, register_scene
 from crlbench.simulators.shapes import SHAPES
 
 __all__ = ["Causal3DIdent", "CITRIS_GROUPS", "POS_STD", "ANGLE_STD", "SWITCH_PROB", "HUE_GOALS"]
@@ -131,6 +132,7 @@ def fold(x: np.ndarray, limit: float = POS_LIMIT) -> np.ndarray:
     return np.where(y > 2 * limit, period - y, y) - limit
 
 
+@register_scene
 class Causal3DIdent(Scene):
     """Temporal Causal3DIdent; see the module docstring for the full description."""
 

@@ -83,7 +83,7 @@ from scipy.special import expit, logit, ndtr
 
 from crlbench.core import CausalGraph, Variable
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import Observation, Renderer, Scene
+from crlbench.simulators.base import Observation, Renderer, Scene, register_scene
 
 __all__ = [
     "CausalCircuit",
@@ -182,6 +182,7 @@ def _reflect(x: np.ndarray) -> np.ndarray:
     return np.where(y > 1.0, 2.0 - y, y)
 
 
+@register_scene
 class CausalCircuit(Scene):
     """Robot arm, three buttons and three wired lamps (red, green, blue); MuJoCo-rendered."""
 

@@ -50,7 +50,7 @@ import scipy.linalg
 
 from crlbench.core import CausalGraph, Variable, topological_order
 from crlbench.errors import CrlbenchError
-from crlbench.simulators.base import Observation, Renderer, Scene
+from crlbench.simulators.base import Observation, Renderer, Scene, register_scene
 
 __all__ = ["ToySON", "haar_rotation", "expm_rotation"]
 
@@ -81,6 +81,7 @@ class _Mix(Renderer):
         return _matmul(np.asarray(latents, dtype=np.float64), self.rotation.T)
 
 
+@register_scene
 class ToySON(Scene):
     """Linear Gaussian SCM on a random DAG, observed through a random rotation."""
 

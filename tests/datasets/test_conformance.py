@@ -18,6 +18,7 @@ from crlbench.core import descendants
 from crlbench.datasets import load
 from crlbench.datasets.build import generate, make_scene, sample_split
 from crlbench.datasets.spec import DatasetSpec
+from crlbench.registry import DATASETS
 from tests.helpers import tiny_spec
 
 
@@ -112,9 +113,10 @@ def test_pairs_change_only_targets_and_descendants(dataset_id):
 
 def test_triplets_follow_mask(dataset_id, generated):
     data = load(generated(dataset_id))
-    for split, view in data.splits.items():
-        if not hasattr(view, "mask"):
-            continue
+    views = [view for view in data.splits.values() if hasattr(view, "mask")]
+    if not views:
+        pytest.skip("no triplet split in this mode")
+    for view in views:
         m = view.mask.astype(bool)
         assert m.any(axis=1).all() and (~m).any(axis=1).all(), "mask must be neither all 0 nor all 1"
         take_b = m[:, data.dim_to_var]
@@ -124,18 +126,18 @@ def test_triplets_follow_mask(dataset_id, generated):
 
 def test_sequences_start_unintervened(dataset_id, generated):
     data = load(generated(dataset_id))
-    for view in data.splits.values():
-        if hasattr(view, "n_windows"):
-            assert not view.targets[0].any()
-            assert view.n_windows(2) == len(view) - 1
+    views = [view for view in data.splits.values() if hasattr(view, "n_windows")]
+    if not views:
+        pytest.skip("no sequence split in this mode")
+    for view in views:
+        assert not view.targets[0].any()
+        assert view.n_windows(2) == len(view) - 1
 
 
 def test_resolution_sets_the_image_shape(tmp_path):
-    from crlbench.registry import DATASETS
-
-    image_ids = [d for d in sorted(DATASETS) if d.startswith("causal-circuit") and "pairs" in d]
-    if not image_ids:
-        pytest.skip("no image scene registered")
+    # the first image pairs dataset (MuJoCo renders faster than Blender in sort order)
+    image_ids = sorted(d for d, e in DATASETS.items() if e.resolution is not None and e.mode == "pairs")
+    assert image_ids, "an image scene must be registered"
     spec = replace(tiny_spec(image_ids[0]), resolution=32, splits={"train": 3})
     data = load(generate(spec, tmp_path, progress=False))
     assert np.asarray(data["train"].observations).shape == (3, 2, 32, 32, 3)
