@@ -15,6 +15,7 @@ from crlbench.core import Variable, topological_order
 from crlbench.errors import CrlbenchError
 
 __all__ = [
+    "as_array",
     "as_latents",
     "as_truth",
     "as_assignment",
@@ -37,14 +38,22 @@ def _finite(name: str, a: np.ndarray, shape: str) -> None:
 
 
 def as_latents(z: object, name: str = "latents", shape: str = "(N, M)") -> np.ndarray:
-    """A finite 2-D float64 array (samples x dimensions)."""
+    """A finite, non-empty 2-D float64 array (samples x dimensions)."""
+    return as_array(z, name, shape, ndim=2)
+
+
+def as_array(z: object, name: str, shape: str, *, ndim: int) -> np.ndarray:
+    """A finite, non-empty float64 array of ``ndim`` dimensions, from numbers only."""
     try:
-        a = np.asarray(z, dtype=np.float64)
-    except (TypeError, ValueError) as e:
+        raw = np.asarray(z)
+    except (TypeError, ValueError) as e:  # ragged nested lists
         raise CrlbenchError(f"{name} must be a numeric {shape} array: {e}") from e
-    if a.ndim != 2:
+    if raw.dtype.kind not in "biuf":  # text would convert silently, complex would lose its imaginary part
+        raise CrlbenchError(f"{name} must be a numeric {shape} array of integers or floats, got dtype {raw.dtype}")
+    a = raw.astype(np.float64)
+    if a.ndim != ndim:
         raise CrlbenchError(f"{name} must be a {shape} array, got shape {a.shape}")
-    if a.shape[0] < 1 or a.shape[1] < 1:
+    if a.size == 0:
         raise CrlbenchError(f"{name} must be a non-empty {shape} array, got shape {a.shape}")
     _finite(name, a, shape)
     return a

@@ -22,6 +22,7 @@ from scipy.stats import rankdata
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import (
+    as_array,
     as_latents,
     as_truth,
     check_choice,
@@ -133,14 +134,12 @@ def spearman_matrix(
     Returns:
         (G, K) or (G, D) matrix in [0, 1].
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
+    y_true = as_latents(y_true, "y_true", "(N, D)")
     variables = kinds.default_variables(y_true.shape[-1]) if variables is None else variables
     y = as_truth(y_true, variables)
-    preds = np.asarray(predictions, dtype=np.float64)
-    if preds.ndim != 3 or preds.shape[1:] != y.shape:
+    preds = as_array(predictions, "predictions", "(G, N, D)", ndim=3)
+    if preds.shape[1:] != y.shape:
         raise CrlbenchError(f"predictions must be (G, N, D) with (N, D) = {y.shape}, got {preds.shape}")
-    if not np.isfinite(preds).all():
-        raise CrlbenchError("predictions must be a finite (G, N, D) array")
     if multioutput not in ("per_variable", "raw_values"):
         raise CrlbenchError("spearman_matrix: multioutput must be 'per_variable' or 'raw_values'")
     t = kinds.encode(y, variables)

@@ -7,8 +7,10 @@ from the regressor that estimates it:
   ``H_K`` the entropy in base K; overall: the average weighted by each code's share of the
   total importance ``rho_i = sum_j R_ij / sum R`` (codes with no importance weigh 0);
 - completeness of factor j: ``1 - H_M(P~_.j)`` with ``P~_ij = R_ij / sum_i R_ij``;
-  overall: the unweighted mean over factors (as in ILCM and disentanglement_lib); a factor
-  with no importance at all has completeness 0;
+  overall: the unweighted mean over factors; a factor with no importance at all has
+  completeness 0. disentanglement_lib instead weights factor j by its share of the total
+  importance ``sum_i R_ij / sum R``; the two agree when every column of ``R`` has the same
+  sum, as the importances estimated here do (each column sums to 1, see below);
 - informativeness: the regressors' held-out prediction error, reported as normalised MSE
   (MSE over the variance of the target, i.e. ``1 - R²``; lower is better).
 
@@ -75,11 +77,9 @@ REGRESSORS: dict[str, Regressor] = {
 
 
 def _importances(r: np.ndarray) -> np.ndarray:
-    r = np.asarray(r, dtype=np.float64)
-    if r.ndim != 2 or not np.isfinite(r).all() or (r < 0).any():
-        raise CrlbenchError(
-            f"importances must be a finite non-negative (M codes, K factors) array, got shape {r.shape}"
-        )
+    r = as_latents(r, "importances", "(M codes, K factors)")
+    if (r < 0).any():
+        raise CrlbenchError(f"importances must be a non-negative (M codes, K factors) array, found {r.min()}")
     return r
 
 

@@ -26,6 +26,10 @@ def as_labels(targets: np.ndarray, name: str = "targets") -> np.ndarray:
             ``single`` policy's format; an all-zero row is "no intervention").
     """
     a = np.asarray(targets)
+    if a.dtype.kind not in "biuf":
+        raise CrlbenchError(f"{name} must hold integer labels (0 = no intervention) or 0/1 targets, got dtype {a.dtype}")
+    if a.ndim == 2 and len(a) == 0:
+        raise CrlbenchError(f"{name} must not be empty, got shape {a.shape}")
     if a.ndim == 2:
         if not np.isin(a, (0, 1)).all() or (a.sum(axis=1) > 1).any():
             raise CrlbenchError(

@@ -80,9 +80,7 @@ def match_dims(scores: np.ndarray) -> np.ndarray:
         (D,) int index of the latent matched to each dimension; -1 where M < D left a
         dimension unmatched.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 2 or not np.isfinite(s).all():
-        raise CrlbenchError(f"scores must be a finite (M, D) array, got shape {s.shape}")
+    s = as_latents(scores, "scores", "(M, D)")
     rows, cols = linear_sum_assignment(s.T, maximize=True)
     out = np.full(s.shape[1], -1, dtype=int)
     out[rows] = cols
@@ -98,7 +96,7 @@ def match_variables(scores: np.ndarray) -> np.ndarray:
     Returns:
         (K,) index of the learned variable matched to each true variable (-1 if L < K).
     """
-    return match_dims(np.asarray(scores, dtype=np.float64).T)
+    return match_dims(as_latents(scores, "scores", "(K, L)").T)
 
 
 def assignment_from_dims(

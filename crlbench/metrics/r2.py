@@ -28,7 +28,7 @@ import numpy as np
 from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
-from crlbench.metrics._checks import as_latents, as_truth, check_lengths
+from crlbench.metrics._checks import as_array, as_latents, as_truth, check_lengths
 
 __all__ = ["typed_r2_score", "r2_matrix", "diag_score", "sep_error"]
 
@@ -53,11 +53,13 @@ def typed_r2_score(
         R² per dimension, per variable, or averaged; 1 is perfect, 0 is no better than the
         constant predictor, negative is worse.
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
+    y_true = as_latents(y_true, "y_true", "(N, D)")
     variables = kinds.default_variables(y_true.shape[-1]) if variables is None else variables
     y_true = as_truth(y_true, variables, "y_true")
     y_pred = as_latents(y_pred, "y_pred", f"(N, D={y_true.shape[1]})")
     check_lengths(y_true=y_true, y_pred=y_pred)
+    if len(y_true) < 2:
+        raise CrlbenchError(f"y_true: R² needs at least 2 samples (one sample has no variance), got N={len(y_true)}")
     if y_pred.shape != y_true.shape:
         raise CrlbenchError(f"y_pred must be (N, D) = {y_true.shape}, got {y_pred.shape}")
     r2 = _r2_dims(y_true, y_pred[None], variables)[0]
@@ -98,24 +100,22 @@ def r2_matrix(
     Returns:
         (G, K) or (G, D) matrix of R² values.
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
+    y_true = as_latents(y_true, "y_true", "(N, D)")
     variables = kinds.default_variables(y_true.shape[-1]) if variables is None else variables
     y_true = as_truth(y_true, variables, "y_true")
-    preds = np.asarray(predictions, dtype=np.float64)
-    if preds.ndim != 3 or preds.shape[1:] != y_true.shape:
+    preds = as_array(predictions, "predictions", "(G, N, D)", ndim=3)
+    if preds.shape[1:] != y_true.shape:
         raise CrlbenchError(
             f"predictions must be (G, N, D) with (N, D) = {y_true.shape}, got {preds.shape}"
         )
-    if not np.isfinite(preds).all():
-        raise CrlbenchError("predictions must be a finite (G, N, D) array")
     if multioutput == "uniform_average":
         raise CrlbenchError("r2_matrix: multioutput must be 'per_variable' or 'raw_values'")
     return kinds.aggregate(_r2_dims(y_true, preds, variables), variables, multioutput)
 
 
 def _square(matrix: np.ndarray) -> np.ndarray:
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.ndim != 2 or m.shape[0] not in (m.shape[1], m.shape[1] + 1):
+    m = as_latents(matrix, "matrix", "(K+1, K) or (K, K)")
+    if m.shape[0] not in (m.shape[1], m.shape[1] + 1):
         raise CrlbenchError(
             f"matrix must be (K+1, K) (row 0 = unassigned) or (K, K), got shape {m.shape}"
         )

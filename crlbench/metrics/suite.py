@@ -12,7 +12,7 @@ import numpy as np
 
 from crlbench.core import Variable
 from crlbench.metrics import kinds
-from crlbench.metrics._checks import as_latents, as_truth, check_lengths
+from crlbench.metrics._checks import as_adjacency, as_latents, as_truth, check_lengths
 from crlbench.metrics.correlation import mcc_score, spearman_matrix
 from crlbench.metrics.dci import dci_score
 from crlbench.metrics.graph import edge_precision_score, edge_recall_score, shd_error
@@ -125,6 +125,10 @@ def evaluate_latents(
     variables = kinds.default_variables(np.shape(y_true)[-1]) if variables is None else variables
     y = as_truth(y_true, variables)
     check_lengths(y_true=y, latents=latents)
+    if true_graph is not None:  # checked before the probes are fitted, so a mistake fails fast
+        as_adjacency(true_graph, "true_graph", len(variables), dag=True)
+    if learned_graph is not None:
+        as_adjacency(learned_graph, "learned_graph")
     result = probe_matrices(
         y, latents, variables=variables, assignment=assignment, probe=probe, seed=seed,
         match_groups=match_groups,

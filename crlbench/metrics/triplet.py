@@ -34,6 +34,15 @@ UNITS = {
 }
 
 
+def _prediction(y: np.ndarray, pred: object, name: str) -> np.ndarray:
+    """``pred`` as a finite (N, D) array of the shape of the truth ``y``."""
+    p = as_latents(pred, name, f"(N, D={y.shape[1]})")
+    check_lengths(y_true=y, **{name: p})
+    if p.shape != y.shape:
+        raise CrlbenchError(f"{name} must be (N, D) = {y.shape}, got {p.shape}")
+    return p
+
+
 def triplet_error(
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -56,10 +65,7 @@ def triplet_error(
         Errors; lower is better.
     """
     y = as_truth(y_true, variables, "y_true")
-    p = as_latents(y_pred, "y_pred", f"(N, D={y.shape[1]})")
-    check_lengths(y_true=y, y_pred=p)
-    if p.shape != y.shape:
-        raise CrlbenchError(f"y_pred must be (N, D) = {y.shape}, got {p.shape}")
+    p = _prediction(y, y_pred, "y_pred")
     err = kinds.distance(y, p, variables).mean(axis=0)
     if not normalize:
         err = err * np.array([UNITS[v.kind](v) for v in kinds.dim_variables(variables)])
@@ -96,6 +102,10 @@ def triplet_scores(
         y_pred_true_image: (N, D) causal-encoder predictions on the true third images.
         variables: The K variables spanning D.
     """
+    y = as_truth(y_true, variables, "y_true")
+    for name, pred in (("y_pred", y_pred), ("y_pred_true_image", y_pred_true_image)):
+        _prediction(y, pred, name)  # named here: triplet_error below calls both y_pred
+
     def run(pred: np.ndarray, norm: bool) -> np.ndarray:
         return triplet_error(y_true, pred, variables=variables, normalize=norm)
 
