@@ -182,7 +182,12 @@ def open_file(path: str | Path) -> h5py.File:
     except OSError as e:
         raise DataFileError(f"{path}: cannot read it ({e.strerror})") from None
     if magic != _HDF5_MAGIC:
-        raise DataFileError(f"{path} is not an HDF5 file (another format, or empty); pass a crlbench dataset file (.h5)")
+        from crlbench.datasets.importers import foreign_file_hint  # noqa: PLC0415 - names an .npz's arrays
+
+        raise DataFileError(
+            f"{path} is not an HDF5 file (another format, or empty); pass a crlbench dataset file (.h5)"
+            + foreign_file_hint(path)
+        )
     try:
         f = h5py.File(path, "r")
     except OSError as e:  # an HDF5 header but an unreadable rest: cut short while copied or written

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crlbench.datasets import storage
+from crlbench.datasets import importers, storage
 from crlbench.datasets.build import make_scene, render_seeds, sample_split
 
 __all__ = ["Check", "VerifyReport", "verify"]
@@ -72,7 +72,9 @@ def verify(path: str | Path, *, regenerate: bool = False, frames: int = 16, tole
             else:
                 same = storage.array_sha256(present[key]) == manifest[key]
                 report.checks.append(Check(key, "ok" if same else "differs", "" if same else "sha256 differs from the manifest"))
-        if regenerate:
+        if regenerate and importers.is_imported(f):  # imported from a release: re-hash its inputs
+            report.checks.extend(Check(*c) for c in importers.check_sources(f))
+        elif regenerate:
             report.checks.extend(_regenerate(f, spec, manifest, frames, tolerance))
     return report
 
