@@ -394,6 +394,23 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- card ------------------------------------------------------------------------
+def _card_args(p: argparse.ArgumentParser) -> None:
+    from crlbench.datasets.card import DEFAULT_LICENSE, LICENSES
+
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="complete dataset file(s) (.h5)")
+    p.add_argument("--license", default=DEFAULT_LICENSE, choices=sorted(LICENSES), help=f"data licence (default {DEFAULT_LICENSE})")
+
+
+def _card(args: argparse.Namespace) -> int:
+    from crlbench.datasets.card import write_card
+
+    for path in args.files:
+        files = write_card(path, license=args.license)
+        print(f"{path}: {files.markdown}, {files.croissant}, {files.figure}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "ls": ("list registered dataset ids", _ls_args, _ls),
     "info": ("variables, graph, splits and spec hash of a dataset id", _info_args, _info),
@@ -406,6 +423,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "tracks": ("list benchmark tracks and their protocols", _tracks_args, _tracks),
     "evaluate": ("train and score a method on a track, or score a predictions file", _evaluate_args, _evaluate),
     "sweep": ("every (method, seed) of a protocol, on local processes or Ray", _sweep_args, _sweep),
+    "card": ("write the dataset card (Markdown) and Croissant metadata beside dataset files", _card_args, _card),
 }
 
 

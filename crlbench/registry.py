@@ -32,6 +32,7 @@ __all__ = [
     "dataset_entry",
     "resolve_ids",
     "suggest",
+    "CHANGELOG",
 ]
 
 #: Mode -> the token used in dataset ids (``-tris-`` as in CITRIS' TRIS setting).
@@ -39,12 +40,12 @@ MODE_TOKENS = {"sequences": "tris", "pairs": "pairs", "triplets": "triplets"}
 
 
 def load_entry_point(entry_point: str) -> Any:
-    """Import ``"package.module:attr"`` and return the attribute."""
-    module, _, attr = entry_point.partition(":")
-    if not attr:
-        raise CrlbenchError(f"entry point {entry_point!r} must look like 'package.module:Name'")
+    """Import ``"package.module:attr"`` (or ``"path/to/file.py:attr"``) and return the attribute."""
+    module, _, attr = entry_point.rpartition(":") if entry_point.count(":") > 1 else entry_point.partition(":")
+    if not attr or not module:
+        raise CrlbenchError(f"entry point {entry_point!r} must look like 'package.module:Name' or 'path/to/file.py:Name'")
     try:
-        obj: Any = importlib.import_module(module)
+        obj: Any = _import_file(module) if module.endswith(".py") else importlib.import_module(module)
     except ModuleNotFoundError as e:
         raise CrlbenchError(f"cannot import {module!r} for {entry_point!r}: {e}") from e
     for part in attr.split("."):
@@ -52,6 +53,34 @@ def load_entry_point(entry_point: str) -> Any:
             raise CrlbenchError(f"{module!r} has no attribute {attr!r} (from {entry_point!r})")
         obj = getattr(obj, part)
     return obj
+
+
+def _import_file(path: str) -> Any:
+    """A module from a ``.py`` file outside any package (a user's method in one file).
+
+    It is registered in ``sys.modules`` under a name derived from the file's absolute path,
+    so loading the same file twice gives the same module, and its classes pickle.
+    """
+    import hashlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise CrlbenchError(f"no such file {path!r} (a method file is named 'path/to/file.py:ClassName')")
+    name = f"crlbench_user_{file.stem}_{hashlib.sha256(str(file).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def suggest(name: str, known: list[str], what: str, hint: str = "Run `crlbench ls` to list them.") -> UnknownIdError:
@@ -256,3 +285,19 @@ register_datasets(
     render=dict(DEFAULT_RENDER),
 )
 # --- end causal3dident -------------------------------------------------------------------
+
+# --- changelog ---------------------------------------------------------------------------
+#: Scene -> every version of its dataset ids (``<scene>-<mode>-v<N>``), oldest first:
+#: ``(version, date, what changed)``. A change to the data bumps the version and adds a
+#: row here; dataset cards (``crlbench card``) print the scene's rows.
+CHANGELOG: dict[str, tuple[tuple[int, str, str], ...]] = {
+    "toy-son": (
+        (1, "2026-11-23", "first release: linear Gaussian SCM on a random DAG, SO(n) mixing; tris, pairs, triplets"),
+    ),
+    "causal-circuit": (
+        (1, "2026-11-23", "first release: MuJoCo robot arm and three lights, 64 px; tris, pairs, triplets"),
+    ),
+    "causal3dident": (
+        (1, "2026-11-23", "first release: Blender Cycles teapot scene, 64 px, 4 samples; tris, pairs, triplets"),
+    ),
+}

@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from crlbench.datasets import storage
+from crlbench.datasets.card import write_card
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError, DataFileError
 from crlbench.executors import Executor, LocalExecutor
@@ -269,6 +270,7 @@ def generate(
         w.finish()
     os.replace(tmp, path)
     shutil.rmtree(parts)
+    write_card(path)
     return path
 
 
