@@ -150,14 +150,26 @@ class Evaluator:
 
     # --- scoring -----------------------------------------------------------------------
     def evaluate(self, predictions: Mapping[str, Any], *, seed: int = 0) -> Evaluation:
-        """Every metric of the track, computed from validated predictions."""
-        from crlbench.metrics import evaluate_latents
+        """Every metric of :data:`crlbench.metrics.METRICS` the predictions allow."""
+        from crlbench.metrics import Scoring
 
         p = self.validate(predictions)
         names = [v.name for v in self.data.variables]
-        true_graph = self.data.graph.instantaneous if self.protocol.mode == "pairs" else None
-        learned = p.get("graph")
-        res = evaluate_latents(
+        pairs = self.protocol.mode == "pairs"
+        inputs: dict[str, Any] = {}
+        if pairs and "graph" in p:
+            inputs.update(true_graph=self.data.graph.instantaneous, learned_graph=p["graph"])
+        if "test_inferred_targets" in p:
+            inputs.update(targets_true=self.data["test"].targets, targets_pred=p["test_inferred_targets"])
+        if "triplet_decoded" in p:
+            trip = self.data["test_triplets"]
+            predict_factors = self.causal_predictor()
+            inputs.update(
+                triplet_true=trip.latents[:, 2],
+                triplet_pred=predict_factors(p["triplet_decoded"]),
+                triplet_pred_true_image=predict_factors(np.asarray(trip.observations[:, 2])),
+            )
+        scoring = Scoring(
             self.data["test_indep"].latents,
             p["probe_latents"],
             variables=self.data.variables,
@@ -166,64 +178,22 @@ class Evaluator:
             dci_regressor=self.protocol.dci_regressor,
             seed=seed,
             match_groups=True,  # learned groups carry the method's own labels
+            **inputs,
         )
-        metrics = {k: float(res[k]) for k in res if np.ndim(res[k]) == 0 and not isinstance(res[k], (bool, np.bool_))}
-        per_variable = {
-            key: dict(zip(names, map(float, res[f"{key}_per_variable"])))
-            for key in ("r2_diag", "r2_sep", "spearman_diag", "spearman_sep")
-        }
+        metrics = scoring.metrics()
+        per_variable = {key: dict(zip(names, map(float, v))) for key, v in scoring.per_variable().items()}
         artifacts: dict[str, Any] = {
-            "r2_matrix": np.asarray(res["r2"]).tolist(),
+            "r2_matrix": np.asarray(scoring.probes["r2"]).tolist(),
             "r2_matrix_rows": ["(none)", *names],
             "variables": names,
         }
-        if true_graph is not None and learned is not None:
-            graph_metrics, aligned = self._graph_metrics(true_graph, learned, np.asarray(res["assignment"]), res["group_matching"])
-            metrics.update(graph_metrics)
-            artifacts["graph_true"] = true_graph.astype(int).tolist()
-            artifacts["graph_learned"] = aligned.astype(int).tolist()
-        if "test_inferred_targets" in p:
-            from crlbench.metrics import intervention_accuracy_score
-
-            metrics["intervention_accuracy"] = intervention_accuracy_score(self.data["test"].targets, p["test_inferred_targets"])
-        if "triplet_decoded" in p:
-            t_metrics, t_per_var = self._triplets(p["triplet_decoded"])
-            metrics.update(t_metrics)
-            per_variable["triplet_error"] = dict(zip(names, t_per_var))
-            if p["triplet_decoded"].dtype == np.uint8:  # images: a few examples for the page
-                artifacts.update(self._triplet_examples(p["triplet_decoded"]))
-        kind = "post-hoc" if res.get("assignment_matched", "assignment" not in p) else "learned"
+        if scoring.learned_graph is not None:
+            artifacts["graph_true"] = self.data.graph.instantaneous.astype(int).tolist()
+            artifacts["graph_learned"] = scoring.aligned_graph.astype(int).tolist()
+        if "triplet_decoded" in p and p["triplet_decoded"].dtype == np.uint8:  # images: a few examples for the page
+            artifacts.update(self._triplet_examples(p["triplet_decoded"]))
+        kind = "post-hoc" if scoring.probes["assignment_matched"] else "learned"
         return Evaluation(metrics, per_variable, kind, artifacts)
-
-    def _graph_metrics(
-        self, true: np.ndarray, learned: np.ndarray, assignment: np.ndarray, groups: np.ndarray
-    ) -> tuple[dict[str, float], np.ndarray]:
-        """SHD and edge precision / recall after mapping learned nodes to true variables,
-        and the learned edges in the true variables' order, (K, K) bool.
-
-        Args:
-            assignment: (M, K+1) in the true labelling (groups already matched).
-            groups: (K,) the method's group of each true variable.
-        """
-        from crlbench.metrics import edge_precision_score, edge_recall_score, shd_error
-        from crlbench.metrics.graph import apply_matching, binarize
-
-        if learned.shape == (self.k, self.k):
-            matching = np.asarray(groups)  # graph over the method's groups
-        else:  # graph over latents: the latent assigned to each true variable
-            groups = np.argmax(assignment, axis=1)
-            matching = np.array([int(np.flatnonzero(groups == k + 1)[0]) if (groups == k + 1).any() else -1 for k in range(self.k)])
-            if (matching < 0).any():
-                # a true variable with no latent: its edges are all missed
-                free = [m for m in range(len(groups)) if m not in set(matching)]
-                matching[matching < 0] = free[: int((matching < 0).sum())]
-        kw = {"matching": matching, "threshold": 0.5}
-        scores = {
-            "shd": float(shd_error(true, learned, **kw)),
-            "edge_precision": float(edge_precision_score(true, learned, **kw)),
-            "edge_recall": float(edge_recall_score(true, learned, **kw)),
-        }
-        return scores, binarize(apply_matching(learned, matching, self.k), threshold=0.5)
 
     def causal_predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """Observations (N, *obs) -> predicted factors (N, D), frozen per dataset version.
@@ -255,22 +225,3 @@ class Evaluator:
             "triplet_examples": np.concatenate([shown, decoded[:n, None]], axis=1)[..., ::step, ::step, :],
             "triplet_examples_panels": ["first", "second", "true third", "decoded"],
         }
-
-    def _triplets(self, decoded: np.ndarray) -> tuple[dict[str, float], list[float]]:
-        from crlbench.metrics import kinds, triplet_scores
-
-        trip = self.data["test_triplets"]
-        predict_factors = self.causal_predictor()
-        truth = trip.latents[:, 2]
-        scores = triplet_scores(
-            truth,
-            predict_factors(decoded),
-            predict_factors(np.asarray(trip.observations[:, 2])),
-            variables=self.data.variables,
-        )
-        per_var = kinds.aggregate(scores.normalized, self.data.variables, "per_variable")
-        return (
-            {"triplet_error": scores.mean_normalized, "triplet_floor_error": float(scores.floor_normalized.mean())},
-            [float(v) for v in np.atleast_1d(per_var)],
-        )
-

@@ -2,9 +2,14 @@
 
 A track is a dataset id (scene x mode, e.g. ``toy-son-pairs-v1``). Its protocol fixes the
 data (spec and hash), the training seeds, the budget, batch size and latent size, the
-evaluation probes and the metrics. Two tiers share one code path: ``smoke`` (CPU, minutes,
-smoke-size data, 2 seeds) and ``paper`` (one GPU, the original papers' scale and budgets,
-5 seeds). Every record on a leaderboard row carries the protocol hash it ran under.
+evaluation probes and the baselines' tier settings. Two tiers share one code path:
+``smoke`` (CPU, minutes, smoke-size data, 2 seeds) and ``paper`` (one GPU, the original
+papers' scale and budgets, 5 seeds). Every record on a leaderboard row carries the protocol
+hash it ran under.
+
+The hash covers what a comparison depends on, not what a table shows: the metrics of a
+track come from :data:`crlbench.metrics.METRICS` and its baselines from
+:data:`crlbench.baselines.METHODS`, so adding either keeps every protocol and record.
 """
 
 from __future__ import annotations
@@ -22,33 +27,6 @@ __all__ = ["Protocol", "PROTOCOLS", "TIERS", "protocol", "tracks", "expected_dat
 
 TIERS = ("smoke", "paper")
 
-#: Metrics reported per track kind (record keys; see crlbench.leaderboard.evaluate).
-PAIRS_METRICS = (
-    "dci_disentanglement",
-    "dci_completeness",
-    "dci_informativeness_error",
-    "mcc_pearson",
-    "r2_diag",
-    "r2_sep",
-    "shd",
-    "intervention_accuracy",
-)
-SEQUENCE_METRICS = (
-    "r2_diag",
-    "r2_sep",
-    "spearman_diag",
-    "spearman_sep",
-    "mcc_pearson",
-    "dci_disentanglement",
-    "triplet_error",
-    "triplet_floor_error",
-)
-PAIRS_METHODS = ("ilcm", "disentangled-vae", "beta-vae")
-SEQUENCE_METHODS = ("citris-vae", "citris-nf", "ivae", "slowvae")
-
-
-_LATER_FIELDS = ("resolution", "baseline_params")
-
 
 @dataclass(frozen=True)
 class Protocol:
@@ -65,8 +43,6 @@ class Protocol:
             number of causal dimensions).
         probe: R² / Spearman probe (``mlp`` faithful, ``kernel``/``linear`` fast);
             ``dci_regressor``: ``gbt`` (faithful) or ``gbt_fast``.
-        metrics: The record keys of this track's table.
-        methods: The official baselines of the track.
         device: ``cpu`` or ``cuda``.
         resolution: Image side of the track's data (None: the dataset id's default).
         baseline_params: Hyperparameters of the official baselines at this tier, by method
@@ -79,8 +55,6 @@ class Protocol:
     seeds: tuple[int, ...]
     budget: str
     batch_size: int
-    metrics: tuple[str, ...]
-    methods: tuple[str, ...]
     dataset_params: Mapping[str, Any] = field(default_factory=dict)
     dataset_seed: int = 0
     latent_dim: int | None = None
@@ -103,49 +77,54 @@ class Protocol:
     def mode(self) -> str:
         return dataset_entry(self.track).mode
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The record keys this track's table shows (from :data:`crlbench.metrics.METRICS`)."""
+        from crlbench.metrics.suite import metric_names
+
+        return metric_names(self.mode)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The official baselines of the track (from :data:`crlbench.baselines.METHODS`)."""
+        from crlbench.baselines.methods import official_methods
+
+        return official_methods(self.mode)
+
     def to_dict(self) -> dict[str, Any]:
+        """Every field and the dataset hash, as JSON-native values (what :attr:`hash` covers)."""
         d = asdict(self)
         d["dataset_params"] = dict(self.dataset_params)
         d["baseline_params"] = {m: dict(p) for m, p in self.baseline_params.items()}
-        # Fields added after the first protocols are left out while unset, so the hashes
-        # of the toy protocols (and of the records made under them) stay what they were.
-        for key in _LATER_FIELDS:
-            if not d[key]:
-                del d[key]
         d["dataset_hash"] = self.dataset_hash
         return d
 
     @property
     def hash(self) -> str:
-        """sha256 of the canonical JSON (including the dataset hash)."""
+        """sha256 of the canonical JSON of :meth:`to_dict`."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _track(track: str, *, smoke: Mapping[str, Any], paper: Mapping[str, Any], **common: Any) -> dict[tuple[str, str], Protocol]:
-    mode = dataset_entry(track).mode
-    kind = {
-        "metrics": PAIRS_METRICS if mode == "pairs" else SEQUENCE_METRICS,
-        "methods": PAIRS_METHODS if mode == "pairs" else SEQUENCE_METHODS,
-    }
     tiers = {
         "smoke": {"size": "smoke", "seeds": (0, 1), "device": "cpu", "probe": "kernel", "dci_regressor": "gbt_fast"},
         "paper": {"size": "paper", "seeds": (0, 1, 2, 3, 4), "device": "cuda", "probe": "mlp", "dci_regressor": "gbt"},
     }
     return {
-        (track, tier): Protocol(track=track, tier=tier, **{**kind, **tiers[tier], **common, **over})
+        (track, tier): Protocol(track=track, tier=tier, **{**tiers[tier], **common, **over})
         for tier, over in (("smoke", smoke), ("paper", paper))
     }
 
 
 def _image_baselines(mode: str, channels: int, latent_dim: int, max_options: int | None) -> dict[str, dict[str, Any]]:
-    """The official baselines' settings on an image track: conv width for all, the latent
-    size for the sequence methods (pairs methods have one latent per variable), and how many
-    intervention options ILCM-style methods decode per pair (None: all K+1)."""
-    if mode == "pairs":
-        return {"ilcm": {"channels": channels, "max_options": max_options},
-                "disentangled-vae": {"channels": channels, "max_options": max_options},
-                "beta-vae": {"channels": channels}}
-    return {m: {"channels": channels, "n_latents": latent_dim} for m in SEQUENCE_METHODS}
+    """The official baselines' settings on an image track, each method taking the ones its
+    registry entry names: conv width, latent size (sequence methods; pairs methods have one
+    latent per variable) and how many intervention options ILCM-style methods decode per
+    pair (None: all K+1)."""
+    from crlbench.baselines.methods import METHODS, official_methods
+
+    tier = {"channels": channels, "n_latents": latent_dim, "max_options": max_options}
+    return {m: {k: tier[k] for k in METHODS[m].tier_params} for m in official_methods(mode)}
 
 
 def _image_track(track: str, *, smoke_budget: str, smoke_batch: int, paper_budget: str, paper_batch: int) -> dict[tuple[str, str], Protocol]:
@@ -164,9 +143,9 @@ def _image_track(track: str, *, smoke_budget: str, smoke_batch: int, paper_budge
     )
 
 
-#: (track, tier) -> protocol. Budgets: paper tiers follow REFERENCE.md (ILCM toy: 90 epochs,
-#: batch 64; CITRIS: 200 epochs, batch 512); ILCM's image budget is not in the reference:
-#: crlbench fixes 100 epochs at batch 64. Smoke tiers are sized to run on 2 CPU cores in
+#: (track, tier) -> protocol. Budgets: paper tiers follow the papers (ILCM's toy experiments:
+#: 90 epochs, batch 64; CITRIS: 200 epochs, batch 512); ILCM's image budget is not
+#: published: crlbench fixes 100 epochs at batch 64. Smoke tiers are sized to run on 2 CPU cores in
 #: minutes and are not comparable with the paper tier.
 PROTOCOLS: dict[tuple[str, str], Protocol] = {
     **_track(

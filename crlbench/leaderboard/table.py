@@ -30,6 +30,7 @@ import pandas as pd
 
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.records import ResultRecord
+from crlbench.metrics.suite import METRICS, metric_names
 
 __all__ = [
     "MARKS",
@@ -53,12 +54,9 @@ MARKS: dict[str, tuple[str, str]] = {
     "other_protocol": ("§", "protocol hash differs from the other rows of this track and tier"),
 }
 
-#: Display order of well-known metrics; others follow alphabetically.
-METRIC_ORDER = (
-    "r2_diag", "r2_sep", "spearman_diag", "spearman_sep", "mcc", "mcc_pearson", "mcc_spearman",
-    "dci_disentanglement", "dci_completeness", "dci_informativeness_error", "shd",
-    "edge_precision", "edge_recall", "intervention_accuracy", "triplet_error",
-)
+#: Display order of the published metrics (:data:`crlbench.metrics.METRICS`); others follow
+#: alphabetically.
+METRIC_ORDER = metric_names()
 
 #: The main tier of a track: a track -> tier mapping or function (``None``: default rule).
 MainTier = Union[Mapping[str, str], Callable[[str], Union[str, None]], None]
@@ -67,8 +65,10 @@ _KEYS = ["track", "tier", "method"]
 
 
 def lower_is_better(metric: str) -> bool:
-    """``*_error``, ``*_sep`` and ``shd`` are errors; every other metric is a score."""
-    return metric.endswith("_error") or metric.endswith("_sep") or metric == "shd"
+    """As :data:`crlbench.metrics.METRICS` says; other names: ``*_error`` and ``*_sep`` are
+    errors, everything else a score."""
+    known = {m.name: not m.higher_is_better for m in METRICS}
+    return known.get(metric, metric.endswith("_error") or metric.endswith("_sep"))
 
 
 def metric_names(df: pd.DataFrame) -> list[str]:

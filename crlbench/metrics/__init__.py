@@ -9,7 +9,8 @@ variants, defaults and the bounds between fast and faithful estimators.
 Modules: ``r2`` (typed R², R² matrix, diag / sep), ``correlation`` (Spearman matrix, MCC),
 ``dci``, ``graph`` (SHD, edge precision / recall), ``matching``, ``triplet``,
 ``interventions``, ``probes`` (fitting, kept apart from scoring), ``causal_encoder``
-(imported lazily: it needs torch), ``suite`` (:func:`evaluate_latents`).
+(imported lazily: it needs torch), ``suite`` (:data:`METRICS`, the one table of published
+metrics, and :func:`evaluate_latents`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from crlbench.metrics.matching import (
 )
 from crlbench.metrics.probes import PROBES, ProbeOutput, fit_probe_predictions
 from crlbench.metrics.r2 import diag_score, r2_matrix, sep_error, typed_r2_score
-from crlbench.metrics.suite import evaluate_latents, probe_matrices
+from crlbench.metrics.suite import METRICS, Metric, Scoring, evaluate_latents, metric, metric_names, probe_matrices
 from crlbench.metrics.triplet import TripletScores, triplet_error, triplet_scores
 
 _LAZY = {
@@ -81,6 +82,11 @@ __all__ = [
     "match_intervention_labels",
     "probe_matrices",
     "evaluate_latents",
+    "METRICS",
+    "Metric",
+    "Scoring",
+    "metric",
+    "metric_names",
     *_LAZY,
 ]
 

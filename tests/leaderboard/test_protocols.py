@@ -42,16 +42,24 @@ def test_image_tracks_fix_resolution_and_baseline_settings(track):
                 assert params["n_latents"] == p.latent_dim
 
 
-def test_toy_protocol_hashes_match_the_shipped_records():
-    """Protocol fields added later are left out while unset: old records keep their protocol."""
-    records = sorted(OFFICIAL.glob("toy-son-*/smoke/*.json"))
-    assert records, "the official toy smoke records are missing"
+def test_protocol_hashes_match_the_shipped_records():
+    records = sorted(OFFICIAL.glob("*/smoke/*.json"))
+    assert {path.parent.parent.name for path in records} == set(tracks()), "official smoke records are missing"
     for path in records:
         rec = json.loads(path.read_text())
         p = protocol(rec["track"], rec["tier"])
         assert (rec["protocol_hash"], rec["dataset_hash"]) == (p.hash, p.dataset_hash), path.name
-    assert "resolution" not in protocol("toy-son-tris-v1").to_dict()
-    assert protocol("causal-circuit-tris-v1").to_dict()["resolution"] == 32
+
+
+def test_hash_covers_what_a_comparison_depends_on_not_what_a_table_shows():
+    from dataclasses import replace
+
+    p = protocol("toy-son-pairs-v1")
+    for change in ({"seeds": (0,)}, {"budget": "1ep"}, {"probe": "mlp"}, {"dataset_seed": 1}, {"batch_size": 32},
+                   {"baseline_params": {"ilcm": {"hidden": [8]}}}):
+        assert replace(p, **change).hash != p.hash, change
+    assert "metrics" not in p.to_dict() and "methods" not in p.to_dict()
+    assert p.metrics and p.methods  # read from the metric and method tables
 
 
 def test_unknown_track_or_tier_names_the_choices():
