@@ -15,7 +15,8 @@ import pytest
 
 from crlbench.cli import main
 from crlbench.datasets import load
-from crlbench.datasets.importers import CITRIS_KEEP, import_release
+from crlbench.datasets.importers import import_release
+from crlbench.datasets.importers.citris import KEEP as CITRIS_KEEP
 from crlbench.datasets.verify import verify
 from crlbench.errors import CrlbenchError, UnknownIdError
 from tests.datasets.release_files import ILCM_ORDER, pair_image, write_citris, write_ilcm
