@@ -1,8 +1,9 @@
 """Render given latent states of a registered scene (counterfactual images, checks).
 
 :func:`render_states` takes states in the scene's documented dimension order (``crlbench
-info ID`` lists them; e.g. Causal3DIdent's ``pos_o.x .. hue_b``) and returns the images the
-scene's renderer makes of them, exactly as the dataset builder would. States are checked
+info ID`` lists them; e.g. Causal3DIdent's ``pos_o.x .. hue_b``) and returns the images of
+them made by the renderer the dataset builder uses (identical pixels for deterministic
+renderers such as MuJoCo; for path tracers, within their noise). States are checked
 first: a wrong width, a NaN or a value outside a variable's support raises
 :class:`~crlbench.errors.CrlbenchError` naming the column.
 
@@ -61,8 +62,8 @@ def check_states(scene: Scene, latents: Any) -> np.ndarray:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise CrlbenchError(f"latents column {col} ({names[col]}) is {z[row, col]} in row {row}; every value must be finite")
-    lows = np.array([v.low for v in scene.variables for _ in v.dims])
-    highs = np.array([v.high for v in scene.variables for _ in v.dims])
+    per_dim = [v for v in scene.variables for _ in v.dims]
+    lows, highs = np.array([v.low for v in per_dim]), np.array([v.high for v in per_dim])
     out = (z < lows) | (z > highs)
     if out.any():
         row, col = np.argwhere(out)[0]
@@ -70,10 +71,10 @@ def check_states(scene: Scene, latents: Any) -> np.ndarray:
             f"latents column {col} ({names[col]}) is {z[row, col]:g} in row {row}, outside its range "
             f"[{lows[col]:g}, {highs[col]:g}]"
         )
-    for col, v in zip(range(len(names)), [v for v in scene.variables for _ in v.dims]):
-        if v.kind == "categorical" and (z[:, col] != np.round(z[:, col])).any():
-            row = int(np.flatnonzero(z[:, col] != np.round(z[:, col]))[0])
-            raise CrlbenchError(f"latents column {col} ({names[col]}) is {z[row, col]:g} in row {row}; categories are whole numbers")
+    fraction = np.array([v.kind == "categorical" for v in per_dim]) & (z != np.round(z))
+    if fraction.any():
+        row, col = np.argwhere(fraction)[0]
+        raise CrlbenchError(f"latents column {col} ({names[col]}) is {z[row, col]:g} in row {row}; categories are whole numbers")
     return z
 
 
