@@ -240,6 +240,8 @@ def _leaderboard_args(p: argparse.ArgumentParser) -> None:
     b.add_argument("--dataset", type=_key_value, action="append", default=[], metavar="ID=PATH",
                    help="dataset file of one id (repeatable; wins over --data)")
     b.add_argument("--title", default="crlbench leaderboard", help="page title")
+    b.add_argument("--submitted", type=Path, action="append", default=[], metavar="SUBMISSION_DIR",
+                   help="a submission folder (`crlbench submit`), checked and shown beside the official rows (repeatable)")
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
@@ -248,7 +250,11 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.report import build_site
     from crlbench.leaderboard.table import to_markdown
 
-    records = load_records(args.results, expected_hash=expected_dataset_hash)
+    from crlbench.leaderboard.submit import load_submission, merge
+
+    records, submitted = merge(
+        load_records(args.results, expected_hash=expected_dataset_hash), [load_submission(d) for d in args.submitted]
+    )
     datasets: dict[str, Path] = {}
     if args.data is not None:
         for did in sorted({r.dataset_id for r in records}):
@@ -258,7 +264,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         if not Path(str(path)).exists():
             raise CrlbenchError(f"--dataset {did}={path}: no such file")
         datasets[did] = Path(str(path))
-    df = build_site(records, args.out, datasets=datasets or None, title=args.title)
+    df = build_site(records, args.out, datasets=datasets or None, title=args.title, submitted=submitted)
     print(to_markdown(df), end="")
     print(f"\nwrote {args.out / 'index.html'}, results.md, results.csv ({len(records)} records)")
     return 0
@@ -333,6 +339,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", required=True, metavar="TRACK", help="track id (see `crlbench tracks`)")
     p.add_argument("--methods", help="comma-separated methods (default: the track's baselines)")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (records, runs)")
+    p.add_argument("--official", action="store_true", help="official records: refused unless the crlbench checkout is clean")
     _track_options(p)
     _executor_options(p)
 
@@ -343,7 +350,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     proto = protocol(args.protocol, args.tier)
     methods = args.methods.split(",") if args.methods else list(proto.methods)
-    report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data)
+    report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data,
+                   official=args.official)
     print(f"{len(report.records)} runs finished, {len(report.failed)} failed")
     for unit, error in report.failed.items():
         print(f"  FAILED {unit}: {error}")
@@ -394,7 +402,7 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- card ------------------------------------------------------------------------
+# --- card, submit ------------------------------------------------------------------------
 def _card_args(p: argparse.ArgumentParser) -> None:
     from crlbench.datasets.card import DEFAULT_LICENSE, LICENSES
 
@@ -411,6 +419,93 @@ def _card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _yes_no(text: str) -> bool:
+    answers = {"yes": True, "no": False, "true": True, "false": False}
+    if text.lower() not in answers:
+        raise argparse.ArgumentTypeError(f"answer yes or no, got {text!r}")
+    return answers[text.lower()]
+
+
+def _submit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", type=Path, nargs="?", metavar="RESULTS_DIR", help="folder of the method's records (from `crlbench evaluate`)")
+    p.add_argument("--method", help="the method as its records name it (the --method given to `crlbench evaluate`)")
+    p.add_argument("--out", type=Path, help="the submission folder to create (must be new or empty)")
+    p.add_argument("--name", help="the method's name on the board (default: --method)")
+    p.add_argument("--version", help="the method's version (default: the records')")
+    p.add_argument("--code", help="link to the method's code (https://...)")
+    p.add_argument("--paper", help="link to the paper (https://...)")
+    p.add_argument("--parameters", type=int, help="trainable parameters (default: crlbench's count in the records)")
+    p.add_argument("--external-data", type=_yes_no, metavar="yes|no", help="did the method use data beyond the track's training split?")
+    p.add_argument("--track", action="append", help="only this track (repeatable; default: every track with records)")
+    p.add_argument("--check", type=Path, metavar="SUBMISSION_DIR", help="check an existing submission folder instead")
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from crlbench.leaderboard.submit import load_submission, make_submission
+
+    if args.check is not None:
+        sub = load_submission(args.check)
+    else:
+        needed = {"RESULTS_DIR": args.results, "--method": args.method, "--out": args.out, "--code": args.code,
+                  "--external-data": args.external_data}
+        missing = [k for k, v in needed.items() if v is None]
+        if missing:
+            raise CrlbenchError(f"missing {', '.join(missing)} (or use --check SUBMISSION_DIR to check a folder)")
+        sub = make_submission(
+            args.results, args.out, method=args.method, code=args.code, external_data=args.external_data,
+            version=args.version, paper=args.paper, n_parameters=args.parameters, tracks=args.track, name=args.name,
+        )
+    entries = sorted({(r.track, r.tier) for r in sub.records})
+    seeds = {e: sorted(r.seed for r in sub.records if (r.track, r.tier) == e) for e in entries}
+    print(f"{sub.path}: {sub.meta.name} {sub.meta.version}, complete: "
+          + "; ".join(f"{t} ({tier}) seeds {','.join(map(str, s))}" for (t, tier), s in seeds.items()))
+    return 0
+
+
+# --- render, import ---------------------------------------------------------------------
+def _render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scene", metavar="SCENE", help="registered image scene: causal3dident or causal-circuit")
+    p.add_argument("--latents", type=Path, required=True, metavar="FILE.npy",
+                   help="(N, D) states, columns in the scene's dimension order (`crlbench info` lists them)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="FILE.npy: (N, H, W, 3) uint8 images; FILE.png: a grid of them")
+    p.add_argument("--resolution", type=int, default=64, help="image side in pixels (default 64)")
+    p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+
+def _render(args: argparse.Namespace) -> int:
+    from crlbench.simulators.render import render_file
+
+    images = render_file(args.scene, args.latents, args.out, resolution=args.resolution, params=dict(args.param), overwrite=args.overwrite)
+    print(f"{args.scene}: {len(images)} frames of {images.shape[1]}x{images.shape[2]} -> {args.out}")
+    return 0
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    from crlbench.datasets.importers import FORMATS
+    from crlbench.datasets.loaders import data_root
+
+    p.add_argument("format", metavar="FORMAT", help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()))
+    p.add_argument("source", type=Path, metavar="FOLDER", help="folder holding the release's .npz files")
+    p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
+    p.add_argument("--resolution", type=int, default=None, help="image side of the output (area-averaged); default the release's")
+    p.add_argument("--columns", default=None, help="ilcm-causalcircuit: the release's column order, e.g. arm,red,green,blue (default: read from the data)")
+    p.add_argument("--instantaneous", action="store_true", help="citris-causal3dident: the iCITRIS release (instantaneous graph)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from crlbench.datasets.importers import import_release
+    from crlbench.datasets.loaders import data_root
+
+    options = {k: v for k, v in (("columns", args.columns), ("instantaneous", args.instantaneous)) if v}
+    path = import_release(args.format, args.source, args.out or data_root(), resolution=args.resolution,
+                          overwrite=args.overwrite, progress=not args.no_progress, **options)
+    print(f"{args.format}: {path}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "ls": ("list registered dataset ids", _ls_args, _ls),
     "info": ("variables, graph, splits and spec hash of a dataset id", _info_args, _info),
@@ -424,6 +519,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "evaluate": ("train and score a method on a track, or score a predictions file", _evaluate_args, _evaluate),
     "sweep": ("every (method, seed) of a protocol, on local processes or Ray", _sweep_args, _sweep),
     "card": ("write the dataset card (Markdown) and Croissant metadata beside dataset files", _card_args, _card),
+    "submit": ("collect a method's records and metadata into a checked submission folder", _submit_args, _submit),
 }
 
 

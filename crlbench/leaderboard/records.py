@@ -1,9 +1,16 @@
 """Result records: one JSON file per (method, track, tier, seed) run, validated on load.
 
-A record carries the provenance of DESIGN.md section 4: method and version, track and tier,
-protocol hash, dataset id and hash, seed, every metric with its per-variable breakdown,
-how latents were assigned to variables, deviations from the protocol, hardware, wall time,
-parameter count, crlbench version and commit. ``docs/leaderboard.md`` lists every field.
+A record carries its provenance: method and version, track and tier, protocol hash,
+dataset id and hash, seed, every metric with its per-variable breakdown, how latents were
+assigned to variables, deviations from the protocol, hardware (CPU model, GPU name), wall
+time, parameter count, crlbench version and commit, the versions of the packages that shape
+the numbers (``software``) and the numeric precision. ``docs/leaderboard.md`` lists every
+field. ``software`` and ``precision`` came later than the first records: a record without
+them still reads (schema version 1), and :meth:`ResultRecord.create` always fills them.
+
+Official records (``ResultRecord.create(official=True)``, ``crlbench sweep --official``)
+are refused unless crlbench runs from a clean git checkout, so an official number always
+names the exact code that made it.
 
 Validation is strict (unknown fields are refused, so a typo is not silently dropped) and
 every error is a :class:`RecordError` whose message names the field, and the file when the
@@ -42,6 +49,9 @@ __all__ = [
     "load_record",
     "load_records",
     "provenance",
+    "SOFTWARE",
+    "clean_commit",
+    "run_precision",
     "record_path",
     "record_location",
     "safe_name",
@@ -58,6 +68,12 @@ ASSIGNMENTS = ("learned", "post-hoc", "none")
 ExpectedHash = Callable[[str, str], Optional[str]]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+#: Distributions whose versions shape a run's numbers (kernels, RNG streams, probes, data
+#: files, renderers); a record lists each, ``null`` when it is not installed.
+SOFTWARE = ("torch", "numpy", "scipy", "scikit-learn", "h5py", "mujoco", "bpy")
+#: Precision of a run whose config names none (the training loop's default).
+DEFAULT_PRECISION = "fp32"
 
 
 class RecordError(CrlbenchError):
@@ -91,6 +107,8 @@ class ResultRecord:
     commit: str
     created: str
     artifacts: dict[str, Any] = field(default_factory=dict)
+    software: dict[str, Optional[str]] = field(default_factory=dict)
+    precision: str = ""
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -99,25 +117,34 @@ class ResultRecord:
         return cls(**validate_record(data, expected_hash=expected_hash))
 
     @classmethod
-    def create(cls, **values: Any) -> "ResultRecord":
-        """A new record: :func:`provenance` fills schema, version, commit, time and hardware.
+    def create(cls, *, official: bool = False, **values: Any) -> "ResultRecord":
+        """A new record: :func:`provenance` fills schema, version, commit, time, hardware,
+        software versions and precision (``fp32`` unless given).
 
         Values given explicitly win; ``artifacts`` numpy arrays become nested lists.
+
+        Args:
+            official: An official record: refused (:class:`RecordError`) unless the commit
+                is clean (see :func:`clean_commit`).
         """
-        data = {"schema_version": SCHEMA_VERSION, "deviations": [], "per_variable": {}, **values}
-        missing = {"crlbench_version", "commit", "created", "hardware"} - set(values)
+        data = {"schema_version": SCHEMA_VERSION, "deviations": [], "per_variable": {}, "precision": DEFAULT_PRECISION, **values}
+        missing = {"crlbench_version", "commit", "created", "hardware", "software"} - set(values)
         if missing:
             data.update(provenance(sorted(missing)))
+        if official:
+            clean_commit(data["commit"])
         if "artifacts" in data:
             data["artifacts"] = {k: _tolist(v) for k, v in data["artifacts"].items()}
         return cls.from_dict(data)
 
     # --- output ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-shaped dict (deep copy); ``artifacts`` is left out when empty."""
+        """A JSON-shaped dict (deep copy); empty optional fields are left out, so a record
+        read from an older file is written back unchanged."""
         d = asdict(self)
-        if not d["artifacts"]:
-            del d["artifacts"]
+        for name in _OPTIONAL:
+            if not d[name]:
+                del d[name]
         return d
 
     def to_json(self) -> str:
@@ -128,6 +155,7 @@ class ResultRecord:
         """
         d = self.to_dict()
         artifacts = d.pop("artifacts", None)
+        d = {k: d[k] for k in _FIELD_ORDER if k in d}  # provenance before the (long) artifacts
         text = json.dumps(d, indent=2, allow_nan=False)
         if artifacts is None:
             return text + "\n"
@@ -267,8 +295,22 @@ _CHECKS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "commit": lambda d: _str(d, "commit"),
     "created": lambda d: _created(d["created"]),
     "artifacts": lambda d: _artifacts(d["artifacts"]),
+    "software": lambda d: _software(d["software"]),
+    "precision": lambda d: _str(d, "precision"),
 }
-_OPTIONAL = {"artifacts": dict}
+#: Fields an older record may lack: name -> the empty value it reads as.
+_OPTIONAL: dict[str, Callable[[], Any]] = {"artifacts": dict, "software": dict, "precision": str}
+#: Order of the fields in a record file.
+_FIELD_ORDER = (*(n for n in _CHECKS if n != "artifacts"), "artifacts")
+
+
+def _software(v: Any) -> dict[str, Optional[str]]:
+    if not isinstance(v, Mapping):
+        raise _fail("software", f"expected an object of package -> version (null: not installed), got {_type(v)}")
+    for k, x in v.items():
+        if x is not None and (not isinstance(x, str) or not x):
+            raise _fail(f"software.{k}", f"expected a version string or null, got {_type(x)} {x!r}")
+    return dict(v)
 
 
 def _per_variable(v: Any) -> dict[str, dict[str, float]]:
@@ -417,8 +459,9 @@ def record_location(root: str | Path, track: str, tier: str, method: str, seed: 
 
 
 # --- provenance -------------------------------------------------------------------------------
-def provenance(keys: Iterable[str] = ("crlbench_version", "commit", "created", "hardware")) -> dict[str, Any]:
-    """``crlbench_version``, ``commit``, ``created`` (UTC now) and ``hardware`` of this process.
+def provenance(keys: Iterable[str] = ("crlbench_version", "commit", "created", "hardware", "software")) -> dict[str, Any]:
+    """``crlbench_version``, ``commit``, ``created`` (UTC now), ``hardware`` and ``software``
+    (versions of :data:`SOFTWARE`) of this process.
 
     Only ``keys`` are computed (probing the hardware imports torch).
     """
@@ -429,8 +472,46 @@ def provenance(keys: Iterable[str] = ("crlbench_version", "commit", "created", "
         "commit": _commit,
         "created": lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hardware": _hardware_info,
+        "software": _software_versions,
     }
     return {k: make[k]() for k in keys}
+
+
+def clean_commit(commit: str | None = None) -> str:
+    """``commit`` (default: this checkout's) when it names clean code, else raise.
+
+    Raises:
+        RecordError: local changes (``+dirty``) or no git checkout (``unknown``).
+    """
+    commit = _commit() if commit is None else commit
+    if commit.endswith("+dirty"):
+        raise RecordError(
+            f"official records need a clean checkout: commit {commit[:12]} has local changes; "
+            "commit them (or run from a clean clone) and run again"
+        )
+    if commit == "unknown":
+        raise RecordError("official records need crlbench run from a git checkout (the commit is unknown)")
+    return commit
+
+
+def run_precision(run_config: Mapping[str, Any] | str | Path) -> str:
+    """The numeric precision a run's ``config.json`` names (``fp32`` when it names none).
+
+    Args:
+        run_config: The parsed config, its file, or the run directory holding it. The first
+            ``precision`` key found, shallowest first, is the run's.
+    """
+    if not isinstance(run_config, Mapping):
+        path = Path(run_config)
+        path = path / "config.json" if path.is_dir() else path
+        run_config = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    level: list[Any] = [run_config]
+    while level:
+        for d in level:
+            if isinstance(d.get("precision"), str) and d["precision"]:
+                return d["precision"]
+        level = [v for d in level for v in d.values() if isinstance(v, Mapping)]
+    return DEFAULT_PRECISION
 
 
 def _commit() -> str:
@@ -448,6 +529,29 @@ def _commit() -> str:
         return "unknown"
 
 
+def _software_versions() -> dict[str, Optional[str]]:
+    from importlib import metadata
+
+    out: dict[str, Optional[str]] = {"python": platform.python_version()}
+    for name in SOFTWARE:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _cpu_model() -> str:
+    """The CPU's marketing name (Linux ``/proc/cpuinfo``, else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def _hardware_info() -> dict[str, Any]:
     gpu = None
     device = "cpu"
@@ -458,7 +562,7 @@ def _hardware_info() -> dict[str, Any]:
             device, gpu = "cuda", torch.cuda.get_device_name(0)
     except ImportError:
         pass
-    return {"device": device, "cpu_count": os.cpu_count() or 1, "gpu": gpu, "platform": platform.platform()}
+    return {"device": device, "cpu_count": os.cpu_count() or 1, "cpu_model": _cpu_model(), "gpu": gpu, "platform": platform.platform()}
 
 
 def _tolist(v: Any) -> Any:

@@ -3,8 +3,10 @@
 :func:`build_site` aggregates records (:func:`crlbench.leaderboard.table.aggregate`) and
 writes one self-contained page: per track a sortable table (click a header; a few lines of
 inline vanilla JS), per-variable R² heatmaps (mean over seeds), mean R² matrices, learned
-versus true graphs, triplet examples, and sample images of each dataset given. Plots are
-PNGs embedded as ``data:`` URIs, so the page is one file that can be published anywhere.
+versus true graphs, triplet examples, sample images of each dataset given, and how to
+submit a method. Official and submitted rows (``crlbench submit``) share the tables; a
+submitted row is marked and links its code and paper. Plots are PNGs embedded as ``data:``
+URIs, so the site folder can be hosted as it is.
 
 Safety: every user-provided string (method, track, dataset, variable names, deviations) is
 HTML-escaped, and a Content-Security-Policy admits only the page's own script (by hash) and
@@ -26,6 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from crlbench.datasets.card import draw_graph
 from crlbench.leaderboard.records import ResultRecord
 from crlbench.leaderboard.table import (
     MARKS,
@@ -91,6 +94,9 @@ th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]:
 tr.post_hoc td { background: #fff6d6; }
 tr.deviated td, tr.other_protocol td { background: #fde2e2; }
 tr.other_tier td { color: #777; font-style: italic; }
+tr.submitted td:first-child { border-left: 3px solid #3a6ea5; }
+.links a { margin-left: .4em; font-size: 90%; } .external { color: #b00; font-size: 90%; margin-left: .4em; }
+pre { background: #f6f6f6; padding: .6em; overflow-x: auto; }
 .marks { color: #b00; font-weight: bold; margin-left: .3em; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
 figure { margin: 0; } figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
@@ -99,6 +105,27 @@ code { font-size: 90%; }
 table.r2 { margin: 0; font-size: 85%; } table.r2 td { border: 1px solid #fff; padding: .15em .4em; }
 table.r2 th { cursor: default; background: none; font-weight: normal; }
 """
+
+
+_HOW_TO_SUBMIT = """\
+<section id="submit"><h2>How to submit a method</h2>
+<p>Rows marked <span class="marks">{mark}</span> are submissions: their authors trained and scored
+them with crlbench on the track's protocol; the other rows are the maintainers' official runs.
+Metrics are always computed by crlbench, never taken from the submitter.</p>
+<ol>
+<li>Implement the method contract (<code>fit</code>, <code>encode</code>; optionally
+<code>assignment</code>, <code>decode</code>, <code>graph</code>, <code>infer_targets</code>) in a
+class, in any package or file.</li>
+<li>Train and score it on every seed of a track (at least 3; <code>crlbench tracks</code> lists the tracks):
+<pre>crlbench evaluate --track toy-son-pairs-v1 --method my_pkg.module:MyMethod --seed 0 --seed 1 --seed 2 --results my-results</pre></li>
+<li>Make the submission folder: the records plus the metadata (version, code and paper links,
+parameter count, whether external data was used); it is refused if a seed is missing:
+<pre>crlbench submit my-results --method my_pkg.module:MyMethod --code https://github.com/me/my-method --paper https://arxiv.org/abs/XXXX.XXXXX --external-data no --out my-submission</pre></li>
+<li>Send the folder to the leaderboard's maintainers (for example as a pull request); they check
+it again and add it to the page:
+<pre>crlbench leaderboard build results --submitted my-submission --out site</pre></li>
+</ol>
+</section>"""
 
 
 def _e(x: Any) -> str:
@@ -138,6 +165,14 @@ def _new_figure(width: float, height: float) -> Any:
 def _short(text: str, n: int = 24) -> str:
     """Plot labels are cut so that long names cannot overlap their neighbours."""
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _link(url: object, text: str) -> str:
+    """An outbound link, only for http(s) URLs (anything else would be a script vector)."""
+    url = str(url or "")
+    if not url.startswith(("https://", "http://")):
+        return ""
+    return f'<a href="{_e(url)}" rel="noopener noreferrer nofollow">{_e(text)}</a>'
 
 
 def _row_label(method: str, tier: str, main: str) -> str:
@@ -230,34 +265,6 @@ def _r2_matrices(groups: list[tuple[str, list[ResultRecord]]]) -> list[str]:
     return out
 
 
-def _draw_graph(ax: Any, true: np.ndarray, learned: np.ndarray | None, names: Sequence[str], title: str) -> None:
-    """Circle layout; true edges grey, learned edges green (in the true graph) or red,
-    missed true edges dashed; a learned edge's width and opacity = fraction of seeds."""
-    k = len(true)
-    theta = np.pi / 2 - 2 * np.pi * np.arange(k) / k
-    pos = np.stack([np.cos(theta), np.sin(theta)], 1)
-    ax.set_xlim(-1.45, 1.45)
-    ax.set_ylim(-1.45, 1.45)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=10)
-
-    def arrow(i: int, j: int, **kw: Any) -> None:
-        ax.annotate("", xy=pos[j], xytext=pos[i], arrowprops=dict(arrowstyle="-|>", shrinkA=11, shrinkB=11, connectionstyle="arc3,rad=0.12", **kw))
-
-    for i, j in zip(*np.nonzero(true)):
-        if learned is None:
-            arrow(i, j, color="0.25", lw=1.5)
-        elif learned[i, j] == 0:
-            arrow(i, j, color="0.6", lw=1.0, ls="--")
-    if learned is not None:
-        for i, j in zip(*np.nonzero(learned)):
-            f = float(min(max(learned[i, j], 0.0), 1.0))
-            arrow(i, j, color="tab:green" if true[i, j] else "tab:red", lw=0.8 + 1.7 * f, alpha=0.35 + 0.65 * f)
-    for (x, y), name in zip(pos, names):
-        ax.text(x, y, _short(str(name), 8), ha="center", va="center", fontsize=8, bbox=dict(boxstyle="circle", fc="white", ec="0.3"))
-
-
 def _graphs(groups: list[tuple[str, list[ResultRecord]]]) -> str | None:
     """The true graph, then each row's learned graph (edge frequency over seeds)."""
     true, names, items = None, None, []
@@ -282,9 +289,9 @@ def _graphs(groups: list[tuple[str, list[ResultRecord]]]) -> str | None:
     fig = _new_figure(2.4 * ncol, 2.5 * nrow)
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.3 / (2.5 * nrow), wspace=0.05, hspace=0.15)
-    _draw_graph(axes[0], true, None, names, "true graph")
+    draw_graph(axes[0], true, None, names, "true graph")
     for ax, (label, g, ns) in zip(axes[1:], items):
-        _draw_graph(ax, true, g, names, f"{_short(label)} (n={ns})")
+        draw_graph(ax, true, g, names, f"{_short(label)} (n={ns})")
     for ax in axes[n:]:
         ax.set_axis_off()
     return _png(fig, tight=False)  # fixed limits, no ticks: no layout pass needed
@@ -367,8 +374,14 @@ def _table(t: pd.DataFrame) -> str:
         flags = [f for f in MARKS if bool(row[f])]
         mk = marks(row)
         tip = "; ".join(MARKS[f][1] for f in flags)
+        extra = ""
+        if row.get("origin") == "submitted":
+            links = "".join(_link(row.get(k), k) for k in ("code", "paper"))
+            extra = f' <span class="links">{links}</span>' if links else ""
+            if row.get("external_data"):
+                extra += ' <span class="external" title="trained with data beyond the track\'s">external data</span>'
         cells = [
-            f'<td class="text">{_e(row["method"])} <span class="version">{_e(row["method_version"])}</span></td>',
+            f'<td class="text">{_e(row["method"])} <span class="version">{_e(row["method_version"])}</span>{extra}</td>',
             f'<td class="text">{_e(row["tier"])}</td>',
             f'<td data-v="{int(row["n_seeds"])}">{int(row["n_seeds"])}</td>',
         ]
@@ -426,7 +439,8 @@ def render_html(
         f'<p class="meta">{len(records)} result records, {len(tracks)} tracks; built {now} by crlbench '
         f'{_e(__version__)}. Cells: mean ± sample std over seeds (n/a: one seed). Click a header to sort.</p>',
         f'<p class="legend">Marks: {legend}</p>' if legend else "",
-        "<nav><ul>" + "".join(f'<li><a href="#track-{i}">{_e(t)}</a></li>' for i, t in enumerate(tracks)) + "</ul></nav>",
+        "<nav><ul>" + "".join(f'<li><a href="#track-{i}">{_e(t)}</a></li>' for i, t in enumerate(tracks))
+        + '<li><a href="#submit">How to submit a method</a></li></ul></nav>',
     ]
     with rc_context({"text.parse_math": False, "text.usetex": False}):
         for i, track in enumerate(tracks):
@@ -465,6 +479,7 @@ def render_html(
             for j, d in enumerate(sorted(datasets)):
                 parts.append(f'<div id="dataset-{j}">' + _dataset_sample(d, datasets[d]) + "</div>")
             parts.append("</div></section>")
+    parts.append(_HOW_TO_SUBMIT.format(mark=_e(MARKS["submitted"][0])))
     parts.append(f"<script>{_SCRIPT}</script></body></html>\n")
     return "\n".join(p for p in parts if p)
 
@@ -476,6 +491,7 @@ def build_site(
     datasets: Mapping[str, str | Path] | None = None,
     main_tier: MainTier = None,
     title: str = "crlbench leaderboard",
+    submitted: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Write ``index.html``, ``results.md`` and ``results.csv`` under ``out_dir``.
 
@@ -486,12 +502,14 @@ def build_site(
             gets a figure of its first samples.
         main_tier: Track -> main tier (see :func:`crlbench.leaderboard.table.aggregate`).
         title: Page title.
+        submitted: Method -> submission metadata (see
+            :func:`crlbench.leaderboard.submit.merge`); those rows are marked as submitted.
 
     Returns:
         The aggregated table (as written to ``results.csv``).
     """
     records = list(records)
-    df = aggregate(records, main_tier=main_tier)
+    df = aggregate(records, main_tier=main_tier, submitted=submitted)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     to_csv(df, out / "results.csv")

@@ -79,19 +79,26 @@ def run_one(
     root: str | Path | None = None,
     device: str | None = None,
     progress: bool = False,
+    official: bool = False,
 ) -> Path:
     """Train ``method`` (a registered name or ``"pkg.mod:Class"``) on the track, score it
-    and write its record; returns the record's path (existing records are kept)."""
+    and write its record; returns the record's path (existing records are kept).
+
+    Seeds are the protocol's, or below :data:`~crlbench.leaderboard.submit.MIN_SEEDS` (a
+    submission's minimum on tiers with fewer protocol seeds). ``official``: the record is
+    refused unless the crlbench checkout is clean.
+    """
     from crlbench.baselines.methods import method_class
     from crlbench.baselines.predict import predict
     from crlbench.baselines.run import make_method, train
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator
     from crlbench.leaderboard.protocols import expected_dataset_hash
-    from crlbench.leaderboard.records import load_record
+    from crlbench.leaderboard.records import load_record, run_precision
+    from crlbench.leaderboard.submit import submission_seeds
 
-    if seed not in protocol.seeds:
-        raise CrlbenchError(f"seed {seed} is not a seed of {protocol.track} ({protocol.tier}): use {list(protocol.seeds)}")
+    if seed not in submission_seeds(protocol):
+        raise CrlbenchError(f"seed {seed} is not a seed of {protocol.track} ({protocol.tier}): use {list(submission_seeds(protocol))}")
     results = Path(results)
     rec_path = record_file(protocol, method, seed, results)
     if rec_path.exists():
@@ -114,6 +121,8 @@ def run_one(
         deviations=deviations,
         wall_time_s=time.perf_counter() - start,
         n_parameters=_n_parameters(model),
+        precision=run_precision(out),
+        official=official,
     )
     return record.save(rec_path)
 
@@ -203,9 +212,9 @@ def _finished(protocol: Protocol, method: str, seed: int, results: str | Path) -
 
 
 def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
-    protocol, results, root = setup  # the sweep's protocol itself, not the registered one
+    protocol, results, root, official = setup  # the sweep's protocol itself, not the registered one
     method, seed = unit
-    return str(run_one(method, protocol, seed, results, root=root))
+    return str(run_one(method, protocol, seed, results, root=root, official=official))
 
 
 def sweep(
@@ -215,16 +224,21 @@ def sweep(
     *,
     executor: Any = None,
     root: str | Path | None = None,
+    official: bool = False,
 ) -> SweepReport:
     """Every (method, seed) of ``protocol``; finished runs are skipped, failures reported.
 
     Before any worker starts, the data is generated and, for sequence tracks, the frozen
-    causal encoder that scores triplets is fitted once (not by every worker).
+    causal encoder that scores triplets is fitted once (not by every worker). ``official``:
+    refused at once unless the crlbench checkout is clean (and again for each record).
     """
     from crlbench.datasets import load
     from crlbench.executors import LocalExecutor
     from crlbench.leaderboard.evaluate import Evaluator
+    from crlbench.leaderboard.records import clean_commit
 
+    if official:
+        clean_commit()
     path = ensure_dataset(protocol, root)
     report = SweepReport()
     units = []
@@ -238,7 +252,7 @@ def sweep(
     if protocol.mode == "sequences":
         Evaluator(protocol, load(path)).causal_predictor()
     executor = executor or LocalExecutor(1)
-    setup_arg = (protocol, str(results), str(root) if root else None)
+    setup_arg = (protocol, str(results), str(root) if root else None, official)
     for outcome in executor.map_unordered(_setup_sweep, setup_arg, _run_unit, units):
         method, seed = units[outcome.index]
         if outcome.error is None:

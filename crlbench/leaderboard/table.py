@@ -10,7 +10,10 @@ seeds of every metric, the number of seeds, and the marks of DESIGN.md section 4
 - ``deviated``: some seed's record lists deviations from the protocol (``deviations`` holds
   them, unique, joined with ``"; "``);
 - ``other_protocol``: the row's protocol hash differs from the one most rows of its track
-  and tier ran (a stale record, or a changed protocol).
+  and tier ran (a stale record, or a changed protocol);
+- ``submitted``: the row's origin is a submission (``crlbench submit``): its authors ran
+  and scored it with crlbench; official rows are the maintainers' runs. Submitted rows carry
+  their submission's links (``code``, ``paper``) and ``external_data`` flag.
 
 The standard deviation of a single seed is undefined: it is NaN (printed ``n/a``, an empty
 CSV cell), never 0, so one lucky seed does not look like a perfectly stable method. A metric
@@ -34,6 +37,7 @@ from crlbench.metrics.suite import METRICS, metric_names
 
 __all__ = [
     "MARKS",
+    "ORIGINS",
     "METRIC_ORDER",
     "MainTier",
     "aggregate",
@@ -52,7 +56,10 @@ MARKS: dict[str, tuple[str, str]] = {
     "other_tier": ("‡", "tier differs from the track's main tier"),
     "deviated": ("*", "deviates from the protocol (see the deviations)"),
     "other_protocol": ("§", "protocol hash differs from the other rows of this track and tier"),
+    "submitted": ("◇", "submitted: run and scored with crlbench by the method's authors, not by the maintainers"),
 }
+#: A row's origin: the maintainers' official runs, or a submission.
+ORIGINS = ("official", "submitted")
 
 #: Display order of the published metrics (:data:`crlbench.metrics.METRICS`); others follow
 #: alphabetically.
@@ -91,20 +98,28 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def aggregate(records: Iterable[ResultRecord], *, main_tier: MainTier = None) -> pd.DataFrame:
+def aggregate(
+    records: Iterable[ResultRecord],
+    *,
+    main_tier: MainTier = None,
+    submitted: Mapping[str, Mapping[str, object]] | None = None,
+) -> pd.DataFrame:
     """The leaderboard table: one row per (track, tier, method), mean and std over seeds.
 
     Args:
         records: Validated result records (any order).
         main_tier: Track -> main tier (mapping or function); tracks it does not name get
             ``paper`` if they have a paper-tier record, else ``smoke``.
+        submitted: Method -> its submission's metadata (``code``, ``paper``,
+            ``external_data``, ``n_parameters``); those rows' origin is ``submitted``,
+            every other row's ``official``.
 
     Returns:
         Columns ``track, tier, main_tier, method, method_version, dataset_id, n_seeds,
         seeds, assignment``, then ``<metric>_mean`` and ``<metric>_std`` for every metric
         (display order, NaN where a row lacks it), ``wall_time_s_mean``, ``n_parameters``,
-        ``protocol_hash``, the flags ``post_hoc, other_tier, deviated, other_protocol``
-        and ``deviations``. Rows are sorted by track, main tier first, then method.
+        ``protocol_hash``, ``origin, code, paper, external_data``, the flags ``post_hoc,
+        other_tier, deviated, other_protocol, submitted`` and ``deviations``. Rows are sorted by track, main tier first, then method.
 
     Raises:
         CrlbenchError: no records, a seed twice in one row, or one row's seeds on
@@ -152,14 +167,20 @@ def aggregate(records: Iterable[ResultRecord], *, main_tier: MainTier = None) ->
             row[f"{m}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
         devs = _unique(d for r in rs for d in r.deviations)
+        meta = (submitted or {}).get(method)
         row.update(
             wall_time_s_mean=float(np.mean([r.wall_time_s for r in rs])),
-            n_parameters=max(r.n_parameters for r in rs),
+            n_parameters=max(r.n_parameters for r in rs) or (int(meta.get("n_parameters") or 0) if meta else 0),
             protocol_hash=rs[0].protocol_hash,
+            origin="submitted" if meta else "official",
+            code=(meta.get("code") or "") if meta else "",
+            paper=(meta.get("paper") or "") if meta else "",
+            external_data=bool(meta.get("external_data")) if meta else False,
             post_hoc=any(r.assignment == "post-hoc" for r in rs),
             other_tier=tier != mains[track],
             deviated=bool(devs),
             other_protocol=False,
+            submitted=meta is not None,
             deviations="; ".join(devs),
         )
         rows.append(row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from crlbench.errors import CrlbenchError
@@ -174,3 +175,73 @@ def test_record_path_is_safe_for_any_name(tmp_path):
     p = record_path(rec, tmp_path)
     assert p.parent == tmp_path / "toy-son-pairs-v1" / "smoke"
     assert p.name == "script_alert_1_script_.._x-seed3.json"
+
+
+# --- provenance ------------------------------------------------------------------------------
+def test_create_records_full_provenance():
+    import torch
+
+    from crlbench.leaderboard.records import SOFTWARE
+
+    rec = ResultRecord.create(**{k: v for k, v in record_dict().items() if k not in ("schema_version", "commit", "created", "hardware")})
+    assert set(rec.software) == {"python", *SOFTWARE}
+    assert rec.software["torch"] == torch.__version__ and rec.software["numpy"] == np.__version__
+    assert all(rec.software[k] for k in ("scipy", "scikit-learn", "h5py", "mujoco"))  # core dependencies
+    assert rec.precision == "fp32"  # a run config without a precision ran in fp32
+    assert rec.hardware["cpu_model"] and rec.hardware["cpu_count"] >= 1
+    back = json.loads(rec.to_json())
+    assert back["software"] == rec.software and back["precision"] == "fp32"
+    assert list(back)[-2:] == ["software", "precision"]
+    assert ResultRecord.create(**{**record_dict(), "precision": "bf16"}).precision == "bf16"
+
+
+def test_official_record_needs_a_clean_commit(monkeypatch):
+    import crlbench.leaderboard.records as records
+
+    values = {k: v for k, v in record_dict().items() if k not in ("schema_version", "commit")}
+    monkeypatch.setattr(records, "_commit", lambda: "a" * 40 + "+dirty")
+    with pytest.raises(RecordError, match=r"official records need a clean checkout: commit aaaaaaaaaaaa has local changes"):
+        ResultRecord.create(official=True, **values)
+    assert ResultRecord.create(**values).commit.endswith("+dirty")  # unofficial records say so, and are kept
+    monkeypatch.setattr(records, "_commit", lambda: "unknown")
+    with pytest.raises(RecordError, match="from a git checkout"):
+        ResultRecord.create(official=True, **values)
+    monkeypatch.setattr(records, "_commit", lambda: "b" * 40)
+    assert ResultRecord.create(official=True, **values).commit == "b" * 40
+    with pytest.raises(RecordError, match="has local changes"):
+        records.clean_commit("c" * 40 + "+dirty")
+
+
+def test_records_without_the_later_fields_still_read_and_round_trip(tmp_path):
+    rec = ResultRecord.from_dict(record_dict())
+    assert rec.software == {} and rec.precision == ""
+    assert "software" not in rec.to_dict() and "precision" not in rec.to_dict()
+    with pytest.raises(RecordError, match=r"^software\.torch: expected a version string or null, got int 2"):
+        ResultRecord.from_dict(record_dict(software={"torch": 2}))
+    with pytest.raises(RecordError, match=r"^precision: must not be empty"):
+        ResultRecord.from_dict(record_dict(precision=""))
+    assert ResultRecord.from_dict(record_dict(software={"bpy": None})).software == {"bpy": None}
+
+
+def test_shipped_official_records_validate_unchanged():
+    from pathlib import Path
+
+    from crlbench.leaderboard.protocols import expected_dataset_hash
+
+    official = Path(__file__).parents[2] / "results" / "smoke"
+    paths = sorted(official.glob("*/smoke/*.json"))
+    records = load_records(official, expected_hash=expected_dataset_hash)
+    assert len(records) == len(paths) >= 40
+    for path, rec in zip(paths, records):
+        assert rec.to_json() == path.read_text(), path  # nothing added to an older record
+
+
+def test_run_precision_is_read_from_the_run_config(tmp_path):
+    from crlbench.leaderboard.records import run_precision
+
+    assert run_precision({"method": "x", "method_config": {"loop": {"lr": 0.1}}}) == "fp32"
+    assert run_precision({"method_config": {"loop": {"precision": "bf16"}}}) == "bf16"
+    assert run_precision({"precision": "fp16", "method_config": {"loop": {"precision": "bf16"}}}) == "fp16"
+    (tmp_path / "config.json").write_text(json.dumps({"method_config": {"loop": {"precision": "bf16"}}}))
+    assert run_precision(tmp_path) == run_precision(tmp_path / "config.json") == "bf16"
+    assert run_precision(tmp_path / "missing") == "fp32"

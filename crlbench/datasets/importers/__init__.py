@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from crlbench.datasets import storage
+from crlbench.datasets.card import write_card
 from crlbench.datasets.importers import citris, ilcm
 from crlbench.datasets.importers.release import Plan, Split, frames, sha256_file
 from crlbench.datasets.spec import DatasetSpec
@@ -160,6 +161,7 @@ def import_release(
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, out)  # a file under its final name is always complete
+    write_card(out)
     return out
 
 
