@@ -38,6 +38,24 @@ def citris_flags(rng: np.random.Generator, n: int) -> np.ndarray:
     return f
 
 
+def citris_frames(z: np.ndarray, side: int) -> np.ndarray:
+    """(..., side, side, 4) uint8 RGBA frames of states (..., 10): a ground darkening towards
+    the top in a colour of hue_b, and a square in a colour of hue_o where (y, z) put it.
+    Smooth like renders, so that they compress as real frames do."""
+    lead = z.shape[:-1]
+    rows = np.linspace(0.4, 1.0, side)[:, None, None]
+    ground = 0.5 + 0.5 * np.cos(z[..., 9, None] + np.array([0.0, 2.1, 4.2]))  # (..., 3)
+    img = ground[..., None, None, :] * rows
+    obj = 0.5 + 0.5 * np.cos(z[..., 7, None] + np.array([0.0, 2.1, 4.2]))
+    r = ((z[..., 2] + 2) / 4 * (side - side // 4)).astype(int)
+    c = ((z[..., 1] + 2) / 4 * (side - side // 4)).astype(int)
+    yy, xx = np.arange(side)[:, None], np.arange(side)[None, :]
+    inside = (yy >= r[..., None, None]) & (yy < r[..., None, None] + side // 4) & (xx >= c[..., None, None]) & (xx < c[..., None, None] + side // 4)
+    img = np.where(inside[..., None], obj[..., None, None, :], img)
+    alpha = np.ones((*lead, side, side, 1))
+    return (np.concatenate([img, alpha], axis=-1) * 255).astype(np.uint8)
+
+
 def write_citris(folder: Path, *, n: int = 12, side: int = 16, seed: int = 0, compressed: bool = True, shapes: bool = False) -> Path:
     """A CITRIS Temporal Causal3DIdent release folder with all five splits crlbench reads."""
     rng = np.random.default_rng(seed)
@@ -47,10 +65,11 @@ def write_citris(folder: Path, *, n: int = 12, side: int = 16, seed: int = 0, co
         shape_latents = np.zeros((n, 2), np.uint8)
         if shapes:
             shape_latents[:, 0] = rng.integers(0, 7, n)
+        z = citris_latents(rng, n)
         save(
             folder / f"{split}.npz",
-            imgs=rng.integers(0, 256, (n, side, side, 4), dtype=np.uint8),
-            raw_latents=citris_latents(rng, n),
+            imgs=citris_frames(z, side),
+            raw_latents=z,
             interventions=citris_flags(rng, n),
             shape_latents=shape_latents,
         )
@@ -60,7 +79,7 @@ def write_citris(folder: Path, *, n: int = 12, side: int = 16, seed: int = 0, co
     c = np.where(mask[:, :10] == 1, b, a)
     save(
         folder / "test_triplets.npz",
-        imgs=rng.integers(0, 256, (n, 3, side, side, 4), dtype=np.uint8),
+        imgs=citris_frames(np.stack([a, b, c], axis=1), side),
         raw_latents=np.stack([a, b, c], axis=1),
         interventions=mask,
         shape_latents=np.zeros((n, 3, 2), np.uint8),
@@ -103,13 +122,22 @@ def pair_image(z: np.ndarray, side: int) -> np.ndarray:
     return np.broadcast_to((np.asarray(z[:3]) * 255).astype(np.uint8), (side, side, 3)).copy()
 
 
-def write_ilcm(folder: Path, *, shards: int = 2, n: int = 15, side: int = 32, seed: int = 0) -> Path:
-    """An ILCM CausalCircuit release folder: train-0.npz .. train-{shards-1}.npz, val.npz, test.npz."""
+def write_ilcm(folder: Path, *, shards: int = 2, n: int = 15, side: int = 32, seed: int = 0, rendered: bool = False) -> Path:
+    """An ILCM CausalCircuit release folder: train-0.npz .. train-{shards-1}.npz, val.npz, test.npz.
+
+    Frames are flat colours of the lights, or with ``rendered`` crlbench's MuJoCo renders
+    (JPEG files of a realistic size).
+    """
+    from crlbench.simulators import render_states
+
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     names = [f"train-{i}" for i in range(shards)] + ["val", "test"]
+    back = [ILCM_ORDER.index(v) for v in ("arm", "red", "green", "blue")]  # release -> crlbench order
     for name in names:
         d = ilcm_pairs(rng, n)
-        imgs = np.array([[jpeg(pair_image(z, side)) for z in pair] for pair in d["original_latents"]])
+        z = d["original_latents"].reshape(-1, 4)
+        frames = render_states("causal-circuit", z[:, back], resolution=side) if rendered else [pair_image(s, side) for s in z]
+        imgs = np.array([jpeg(f) for f in frames]).reshape(n, 2)
         np.savez(folder / f"{name}.npz", imgs=imgs, **d)
     return folder
