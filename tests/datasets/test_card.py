@@ -156,3 +156,11 @@ def test_card_cli_rewrites_and_refuses_bad_input(generated, tmp_path, capsys):
     assert f"{missing}: no such file" in capsys.readouterr().err
     assert cli(["card", str(generated), "--license", "all-rights"]) == 2
     assert "argument --license: invalid choice: 'all-rights'" in capsys.readouterr().err
+
+
+def test_every_registered_dataset_version_has_a_changelog_row():
+    from crlbench.registry import DATASETS
+
+    for did, entry in DATASETS.items():
+        version = int(did.rsplit("-v", 1)[1])
+        assert version in [v for v, _, _ in CHANGELOG.get(entry.scene, ())], f"{did}: add a row to crlbench.registry.CHANGELOG"
