@@ -17,17 +17,19 @@ SITE    ?= site
 # The demo's tracks: the two toy tracks take about 3 minutes on 2 cores; each image track
 # adds 10 to 15 (e.g. make demo TRACKS="toy-son-tris-v1 causal-circuit-tris-v1").
 TRACKS  ?= toy-son-pairs-v1 toy-son-tris-v1
+# Extra sweep options (make official passes --official: records need a clean checkout).
+SWEEP_OPTS ?=
 
 # The main job on the smoke tier: generate the track datasets, train every baseline on
 # every seed, score them, build the leaderboard (printed, and as $(SITE)/index.html).
 demo: install
-	@for t in $(TRACKS); do $(VENV)/bin/crlbench sweep --protocol $$t --workers 2 --data $(DATA) --results $(RESULTS) || exit 1; done
+	@for t in $(TRACKS); do $(VENV)/bin/crlbench sweep --protocol $$t --workers 2 --data $(DATA) --results $(RESULTS) $(SWEEP_OPTS) || exit 1; done
 	$(VENV)/bin/crlbench verify --regenerate $(DATA)/smoke/*.h5
 	$(VENV)/bin/crlbench leaderboard build $(RESULTS) --out $(SITE) --data $(DATA)/smoke
 
 # The official smoke results shipped in results/smoke: every track (about an hour on 2 cores).
 official: install
-	$(MAKE) demo TRACKS="$$($(VENV)/bin/crlbench tracks --ids)" RESULTS=results/smoke SITE=$(SITE)-official
+	$(MAKE) demo TRACKS="$$($(VENV)/bin/crlbench tracks --ids)" RESULTS=results/smoke SITE=$(SITE)-official SWEEP_OPTS=--official
 	cp $(SITE)-official/results.md $(SITE)-official/results.csv results/smoke/
 
 test: install

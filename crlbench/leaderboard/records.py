@@ -514,15 +514,21 @@ def run_precision(run_config: Mapping[str, Any] | str | Path) -> str:
     return DEFAULT_PRECISION
 
 
-def _commit() -> str:
-    """The git commit of the crlbench checkout (``+dirty`` with local changes), or ``unknown``."""
-    root = Path(__file__).resolve().parents[2]
+#: What makes the numbers: local changes here (untracked files included) make a commit dirty;
+#: changes elsewhere (results, docs) do not, so rerunning the official records stays clean.
+CODE_PATHS = ("crlbench", "pyproject.toml", "constraints.txt")
+
+
+def _commit(root: Path | None = None) -> str:
+    """The git commit of the crlbench checkout at ``root`` (default: this one), ``+dirty``
+    with local changes to :data:`CODE_PATHS`, or ``unknown``."""
+    root = root or Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if sha.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--", *CODE_PATHS], cwd=root, capture_output=True, text=True, timeout=10
         )
         return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -245,3 +245,31 @@ def test_run_precision_is_read_from_the_run_config(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"method_config": {"loop": {"precision": "bf16"}}}))
     assert run_precision(tmp_path) == run_precision(tmp_path / "config.json") == "bf16"
     assert run_precision(tmp_path / "missing") == "fp32"
+
+
+def test_commit_is_dirty_for_code_changes_only(tmp_path):
+    import subprocess
+
+    from crlbench.leaderboard.records import _commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    assert _commit(tmp_path) == "unknown"  # not a checkout
+    git("init", "-q")
+    (tmp_path / "crlbench").mkdir()
+    (tmp_path / "crlbench" / "a.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text("{}\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    sha = _commit(tmp_path)
+    assert len(sha) == 40 and "+" not in sha
+    (tmp_path / "results" / "r.json").unlink()  # rerunning the official records
+    (tmp_path / "notes.md").write_text("draft")
+    assert _commit(tmp_path) == sha
+    (tmp_path / "crlbench" / "b.py").write_text("y = 2\n")  # new code counts too
+    assert _commit(tmp_path) == sha + "+dirty"
+    (tmp_path / "crlbench" / "b.py").unlink()
+    (tmp_path / "crlbench" / "a.py").write_text("x = 2\n")
+    assert _commit(tmp_path) == sha + "+dirty"
