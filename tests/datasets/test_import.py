@@ -204,7 +204,8 @@ def test_ilcm_columns_given_and_resolution(tmp_path, ilcm):
     ("edit", "needle"),
     [
         ("drop-shard", "train-1.npz is missing"),
-        ("labels", "pair 0 has intervention label 3 but mask"),
+        ("labels", "pair 3 has intervention label 2 but mask [0, 1, 0, 0], while label 2 means [0, 0, 0, 1]"),
+        ("empty-label", "pair 0 has intervention label 3 but no target in its mask"),
         ("no-single-arm", "give it with --columns"),
         ("latents", "'original_latents' has shape (15, 2, 3)"),
     ],
@@ -213,9 +214,9 @@ def test_ilcm_bad_release_names_what_is_wrong(tmp_path, edit, needle):
     src = write_ilcm(tmp_path / "release", shards=3, n=10 if edit == "no-single-arm" else 15, side=8)
     if edit == "drop-shard":
         (src / "train-1.npz").unlink()
-    elif edit == "labels":
+    elif edit in ("labels", "empty-label"):  # pair 0: no target; pair 1: the arm (release label 4)
         d = _npz(src / "val.npz")
-        d["intervention_labels"][0] = 3
+        d["intervention_labels"][0 if edit == "empty-label" else 1] = 3 if edit == "empty-label" else 2
         np.savez(src / "val.npz", **d)
     elif edit == "no-single-arm":  # no pair intervenes on the arm (release column 3) alone
         for name in ("train-0", "train-1", "train-2"):
@@ -308,3 +309,14 @@ def test_imported_data_trains_and_scores_under_the_tracks_protocol(citris, ilcm,
     assert ev.metrics["intervention_accuracy"] == 1.0
     with pytest.raises(CrlbenchError, match="generated, not imported"):
         protocol_for(type("D", (), {"spec": protocol("toy-son-pairs-v1").dataset_spec()})())
+
+
+def test_ilcm_targets_come_from_the_masks_whatever_the_label_numbers(tmp_path):
+    src = write_ilcm(tmp_path / "release", side=8)
+    for name in ("train-0", "train-1", "val", "test"):
+        d = _npz(src / f"{name}.npz")
+        d["intervention_labels"] = np.array([0, 3, 4, 1, 2])[d["intervention_labels"]]  # other numbering
+        np.savez(src / f"{name}.npz", **d)
+    ds = load(import_release("ilcm-causalcircuit", src, tmp_path / "out"))
+    order = [ILCM_ORDER.index(v.name) for v in ds.variables]
+    np.testing.assert_array_equal(ds["val"].targets, _npz(src / "val.npz")["intervention_masks"][:, order].astype(np.uint8))

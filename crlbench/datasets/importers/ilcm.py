@@ -3,13 +3,15 @@
 ``train-0.npz`` .. ``train-9.npz`` (or one ``train.npz``), ``val.npz`` and ``test.npz``, as
 ILCM's own loader reads them: ``imgs`` (N, 2) JPEG bytes of 512 x 512 frames (decoded
 (N, 2, H, W, 3) uint8 arrays are read too), ``original_latents`` (N, 2, 4),
-``intervention_labels`` (N,) (0 = none, i = column i-1), ``intervention_masks`` (N, 4) and
+``intervention_labels`` (N,) (0 = none), ``intervention_masks`` (N, 4) and
 optionally ``epsilon`` (N, 2, 4) (the noise encodings before and after the intervention).
 
 Mapping: the four columns are put in crlbench's order arm, red, green, blue. The release
 does not name its columns; by default the order is read from the data (in pairs with one
 target, the arm changes all four variables, green changes itself and red, red and blue only
-themselves), or given as ``columns``. ``epsilon`` becomes ``noise`` (N, 8), pre then post.
+themselves), or given as ``columns``. The masks become ``targets``; the labels only
+cross-check them (label 0: no target; any other label: always the same targets).
+``epsilon`` becomes ``noise`` (N, 8), pre then post.
 The probe set ``test_indep`` is the pre-intervention half of the test pairs (observational
 samples of the SCM).
 """
@@ -58,7 +60,7 @@ def _members(path: Path) -> dict[str, Member | None]:
     else:
         expect(imgs, (None, 2, None, None, 3), "u", "uint8 images before and after the intervention")
     expect(z.need("original_latents"), (None, 2, 4), "fiu", "latents before and after the intervention")
-    expect(z.need("intervention_labels"), (None,), "iu", "labels (0 = none, i = column i-1)")
+    expect(z.need("intervention_labels"), (None,), "iu", "labels (0 = none)")
     expect(z.need("intervention_masks"), (None, 4), "bui", "intervention masks")
     if m["epsilon"] is not None:
         expect(m["epsilon"], (None, 2, 4), "f", "noise encodings before and after the intervention")
@@ -103,6 +105,22 @@ def infer_columns(z: np.ndarray, masks: np.ndarray) -> list[int]:
     return [arm[0], red, green[0], blue]
 
 
+def _check_labels(split: str, labels: np.ndarray, masks: np.ndarray) -> None:
+    """Labels and masks must tell the same story: label 0 = no target, and each other label
+    always the same targets (the masks are what is stored; labels only cross-check them)."""
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        first = masks[rows[0]] if label else np.zeros(masks.shape[1], bool)
+        if label and not first.any():
+            raise CrlbenchError(f"{split}: pair {rows[0]} has intervention label {label} but no target in its mask")
+        bad = rows[(masks[rows] != first).any(axis=1)]
+        if len(bad):
+            raise CrlbenchError(
+                f"{split}: pair {bad[0]} has intervention label {label} but mask {masks[bad[0]].astype(int).tolist()}, "
+                f"while label {label} means {first.astype(int).tolist()}; the release's labels and masks disagree"
+            )
+
+
 def read(source: Path, *, columns: str | None = None) -> Plan:
     """The import plan of a release folder.
 
@@ -133,10 +151,7 @@ def read(source: Path, *, columns: str | None = None) -> Plan:
         z = cat(split, "original_latents").astype(np.float64)[..., order]  # type: ignore[union-attr]
         masks = cat(split, "intervention_masks").astype(bool)  # type: ignore[union-attr]
         labels = cat(split, "intervention_labels").astype(np.int64)  # type: ignore[union-attr]
-        want = np.where(masks.any(axis=1), masks.argmax(axis=1) + 1, 0)
-        bad = np.flatnonzero((masks.sum(axis=1) > 1) | (labels != want))
-        if len(bad):
-            raise CrlbenchError(f"{split}: pair {bad[0]} has intervention label {labels[bad[0]]} but mask {masks[bad[0]].astype(int).tolist()}")
+        _check_labels(split, labels, masks)
         eps = cat(split, "epsilon")
         noise = np.zeros((len(z), 0)) if eps is None else eps.astype(np.float64)[..., order].reshape(len(z), -1)
         arrays = {"latents": checked(sc, z, f"{source} ({split})"), "targets": masks[:, order].astype(np.uint8), "noise": noise}
