@@ -27,7 +27,7 @@ def releases(tmp_path_factory):
 def test_import_frames_per_second(benchmark, releases, tmp_path, fmt):
     source, resolution = releases[fmt]
 
-    def run() -> float:
+    def run():
         return import_release(fmt, source, tmp_path, resolution=resolution, overwrite=True)
 
     path = benchmark.pedantic(run, rounds=2, iterations=1)
