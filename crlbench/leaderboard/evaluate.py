@@ -1,9 +1,10 @@
 """Evaluator(track): scores predictions with the metrics the track defines (OGB style).
 
 A method is scored from a *predictions* mapping (an ``.npz`` file for ``crlbench evaluate
---predictions``), which :func:`crlbench.baselines.predict.predict` builds from any method
-following the contract.
-The metrics are always computed here, never taken from the submitter.
+--predictions``), which :func:`crlbench.leaderboard.predictions.predict` builds from any
+method following the contract. The metrics are always computed here (from
+:data:`crlbench.metrics.METRICS`), never taken from the submitter; nothing else computes a
+published number.
 
 Predictions (N_probe = size of ``test_indep``, N_test of ``test``, N_trip of
 ``test_triplets``; M latents; K causal variables):

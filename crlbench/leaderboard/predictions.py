@@ -1,5 +1,6 @@
-"""Predictions of a fitted method through the method contract, in the format the
-leaderboard scores (``crlbench.leaderboard.evaluate``; also ``predictions.npz`` of a run).
+"""Predictions of a fitted method through the method contract: the one artefact a trained
+method leaves for scoring (``predictions.npz`` of a run), in the format
+:class:`crlbench.leaderboard.evaluate.Evaluator` checks and scores.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def run_one(
     refused unless the crlbench checkout is clean.
     """
     from crlbench.baselines.methods import method_class
-    from crlbench.baselines.predict import predict
+    from crlbench.leaderboard.predictions import predict
     from crlbench.baselines.run import make_method, train
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator

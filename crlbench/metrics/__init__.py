@@ -37,7 +37,7 @@ from crlbench.metrics.matching import (
 )
 from crlbench.metrics.probes import PROBES, ProbeOutput, fit_probe_predictions
 from crlbench.metrics.r2 import diag_score, r2_matrix, sep_error, typed_r2_score
-from crlbench.metrics.suite import METRICS, Metric, Scoring, evaluate_latents, metric, metric_names, probe_matrices
+from crlbench.metrics.suite import METRICS, Metric, Scoring, evaluate_latents, probe_matrices
 from crlbench.metrics.triplet import TripletScores, triplet_error, triplet_scores
 
 _LAZY = {
@@ -85,8 +85,6 @@ __all__ = [
     "METRICS",
     "Metric",
     "Scoring",
-    "metric",
-    "metric_names",
     *_LAZY,
 ]
 

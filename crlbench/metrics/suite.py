@@ -23,7 +23,7 @@ from crlbench.metrics._checks import as_adjacency, as_assignment, as_latents, as
 from crlbench.metrics.correlation import mcc_score, spearman_matrix
 from crlbench.metrics.dci import DCIResult, dci_score
 from crlbench.metrics.graph import apply_matching, binarize, edge_precision_score, edge_recall_score, shd_error
-from crlbench.metrics.interventions import intervention_accuracy_score
+from crlbench.metrics.interventions import as_labels, intervention_accuracy_score
 from crlbench.metrics.probes import Probe, ProbeOutput, fit_probe_predictions
 from crlbench.metrics.r2 import diag_score, r2_matrix, sep_error
 from crlbench.metrics.triplet import TripletScores, triplet_scores
@@ -154,11 +154,23 @@ class Scoring:
         self.graph_threshold, self.reversal_cost = graph_threshold, reversal_cost
         if (targets_true is None) != (targets_pred is None):
             raise CrlbenchError("targets_true and targets_pred go together: pass both, or neither")
-        self.targets_true, self.targets_pred = targets_true, targets_pred
-        triplets = (triplet_true, triplet_pred, triplet_pred_true_image)
-        if any(t is None for t in triplets) and not all(t is None for t in triplets):
+        self.targets_true = self.targets_pred = None
+        if targets_true is not None:
+            self.targets_true, self.targets_pred = as_labels(targets_true, "targets_true"), as_labels(targets_pred, "targets_pred")
+            check_lengths(targets_true=self.targets_true, targets_pred=self.targets_pred)
+        triplets = {"triplet_true": triplet_true, "triplet_pred": triplet_pred, "triplet_pred_true_image": triplet_pred_true_image}
+        if any(t is None for t in triplets.values()) and not all(t is None for t in triplets.values()):
             raise CrlbenchError("triplet_true, triplet_pred and triplet_pred_true_image go together: pass all three, or none")
-        self.triplet_true, self.triplet_pred, self.triplet_pred_true_image = triplets
+        self.triplet_true = self.triplet_pred = self.triplet_pred_true_image = None
+        if triplet_true is not None:
+            d = self.y_true.shape[1]
+            checked = {"triplet_true": as_truth(triplet_true, self.variables, "triplet_true")}
+            for name in ("triplet_pred", "triplet_pred_true_image"):  # predicted factors, (N_trip, D)
+                checked[name] = as_latents(triplets[name], name, f"(N_trip, D={d})")
+                if checked[name].shape[1] != d:
+                    raise CrlbenchError(f"{name} must be (N_trip, D={d}), got shape {checked[name].shape}")
+            check_lengths(**checked)
+            self.triplet_true, self.triplet_pred, self.triplet_pred_true_image = checked.values()
 
     def given(self, needs: Sequence[str]) -> bool:
         """Whether every named input was passed."""

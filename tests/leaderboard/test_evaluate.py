@@ -9,7 +9,7 @@ import pytest
 
 from crlbench.datasets import load
 from crlbench.datasets.build import generate
-from crlbench.baselines.predict import predict
+from crlbench.leaderboard.predictions import predict
 from crlbench.leaderboard.evaluate import Evaluator, PredictionsError
 from crlbench.leaderboard.protocols import protocol
 

@@ -27,6 +27,31 @@ def sample_truth(rng: np.random.Generator, n: int, variables=MIXED) -> np.ndarra
     return np.column_stack(cols)
 
 
+def table_inputs(rng: np.random.Generator, n: int = 400) -> dict[str, np.ndarray]:
+    """Good :class:`crlbench.metrics.Scoring` inputs for every metric of the table (MIXED
+    variables): a noisy encoder with 2 extra latents, graphs, targets and triplets."""
+    y = sample_truth(rng, n)
+    k = len(MIXED)
+    true = np.triu(rng.random((k, k)) < 0.6, 1).astype(float)
+    labels = rng.integers(0, k + 1, n)
+    return {
+        "y_true": y,
+        "latents": np.column_stack([y + 0.3 * rng.normal(size=y.shape), rng.normal(size=(n, 2))]),
+        "assignment": identity_assignment(MIXED, 2),
+        "true_graph": true,
+        "learned_graph": np.triu(rng.random((k, k)), 1),
+        "targets_true": labels,
+        "targets_pred": np.where(rng.random(n) < 0.2, 0, labels),
+        "triplet_true": y,
+        "triplet_pred": y + 0.1 * rng.normal(size=y.shape),
+        "triplet_pred_true_image": y + 0.05 * rng.normal(size=y.shape),
+    }
+
+
+#: Inputs with one row per sample of the probe set, of the test pairs, of the triplets.
+SAMPLE_GROUPS = (("y_true", "latents"), ("targets_true", "targets_pred"), ("triplet_true", "triplet_pred", "triplet_pred_true_image"))
+
+
 def identity_assignment(variables, extra: int = 0) -> np.ndarray:
     """(D + extra, K+1) assignment of an identity encoder (+ ``extra`` unassigned latents)."""
     dims = [k for k, v in enumerate(variables) for _ in range(v.size)]

@@ -15,8 +15,9 @@ import pytest
 
 from crlbench import metrics as M
 from crlbench.errors import CrlbenchError
+from crlbench.metrics.suite import metric
 
-from .conftest import MIXED, identity_assignment, sample_truth
+from .conftest import MIXED, SAMPLE_GROUPS, identity_assignment, sample_truth, table_inputs
 
 RNG = np.random.default_rng(0)
 Y = sample_truth(RNG, 60)
@@ -230,3 +231,20 @@ def test_errors_are_crlbench_errors():
 def test_triplet_prediction_shape():
     with pytest.raises(ValueError, match=r"y_pred must be \(N, D\) = \(60, 5\)"):
         M.triplet_error(Y, Z, variables=MIXED)
+
+
+TABLE_INPUTS = table_inputs(np.random.default_rng(3), 60)
+
+
+@pytest.mark.parametrize("name", [m.name for m in M.METRICS])
+@pytest.mark.parametrize("corruption", ["nan", "empty", "wrong_shape"])
+def test_every_table_metric_names_its_bad_input(name, corruption):
+    """Each array a metric of :data:`crlbench.metrics.METRICS` reads, corrupted, is named."""
+    needs = metric(name).needs
+    keys = ["y_true", "latents", *(k for group in SAMPLE_GROUPS if set(needs) & set(group) for k in group)]
+    if "learned_graph" in needs:
+        keys += ["true_graph", "learned_graph"]
+    for key in keys:
+        bad = {**TABLE_INPUTS, key: CORRUPTIONS[corruption](TABLE_INPUTS[key])}
+        with pytest.raises(CrlbenchError, match=key):
+            metric(name).compute(M.Scoring(**bad, variables=MIXED, probe="linear", dci_regressor="gbt_fast"))

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from crlbench import metrics as M
+from crlbench.metrics.suite import metric
 
-from .conftest import MIXED, identity_assignment, sample_truth
+from .conftest import MIXED, SAMPLE_GROUPS, identity_assignment, sample_truth, table_inputs
 
 RNG = np.random.default_rng(7)
 Y = sample_truth(RNG, 800)
@@ -20,7 +21,6 @@ Z = np.column_stack([Y + 0.3 * RNG.normal(size=Y.shape), RNG.normal(size=(800, 2
 A = identity_assignment(MIXED, 2)
 PRED = Y + 0.2 * RNG.normal(size=Y.shape)
 PRED[:, 3] = np.where(RNG.random(800) < 0.2, (Y[:, 3] + 1) % 3, Y[:, 3])
-
 
 
 # name -> (fn(y, z, assignment), exact under latent permutation, tolerance under sample order)
@@ -96,3 +96,38 @@ def test_dci_core_invariant_to_code_and_factor_order():
     pc, pf = np.random.default_rng(5).permutation(6), np.random.default_rng(6).permutation(4)
     for f in (M.disentanglement_score, M.completeness_score):
         assert f(r[pc][:, pf]) == pytest.approx(f(r))
+
+
+# --- every metric of the table -------------------------------------------------------------
+FAST = {"variables": MIXED, "probe": "linear", "dci_regressor": "gbt_fast"}
+INPUTS = table_inputs(np.random.default_rng(11))
+
+
+def _table_values(inputs: dict[str, np.ndarray]) -> dict[str, float]:
+    return M.Scoring(**inputs, **FAST).metrics()
+
+
+BASE = _table_values(INPUTS)
+
+
+def test_the_table_scores_every_metric_from_complete_inputs():
+    assert list(BASE) == [m.name for m in M.METRICS]
+    assert all(np.isfinite(v) for v in BASE.values())
+
+
+@pytest.mark.parametrize("name", [m.name for m in M.METRICS])
+def test_table_metrics_invariant_to_sample_order(name):
+    moved = dict(INPUTS)
+    for group in SAMPLE_GROUPS:
+        perm = np.random.default_rng(len(group)).permutation(len(INPUTS[group[0]]))
+        moved.update({key: INPUTS[key][perm] for key in group})
+    fitted = not metric(name).needs  # probes and regressors split the samples by position
+    assert M.Scoring(**moved, **FAST).metrics()[name] == pytest.approx(BASE[name], abs=0.05 if fitted else 1e-12)
+
+
+@pytest.mark.parametrize("name", [m.name for m in M.METRICS])
+def test_table_metrics_invariant_to_latent_order(name):
+    perm = np.random.default_rng(12).permutation(INPUTS["latents"].shape[1])
+    moved = {**INPUTS, "latents": INPUTS["latents"][:, perm], "assignment": INPUTS["assignment"][perm]}
+    exact = metric(name).needs or name.startswith("mcc")  # no probe initialisation involved
+    assert M.Scoring(**moved, **FAST).metrics()[name] == pytest.approx(BASE[name], abs=1e-10 if exact else 0.02)
