@@ -7,7 +7,10 @@ Every subcommand is a pair (arguments, action) in :data:`COMMANDS`. Bad input ra
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -15,6 +18,66 @@ from typing import Any, Callable, Sequence
 from crlbench.errors import CrlbenchError
 
 __all__ = ["main", "COMMANDS"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the argument and where to read more (exit 2)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _path(text: str) -> Path:
+    if not text.strip():  # Path("") is the current folder: never what an empty value meant
+        raise argparse.ArgumentTypeError("must not be empty; name a file or folder")
+    return Path(text)
+
+
+_positive = _int_at_least(1)
+_non_negative = _int_at_least(0)
+
+
+def _folder(flag: str, path: Path, *, create: bool = True) -> Path:
+    """Create the output folder of ``flag`` or say why not (before any work is done);
+    ``create=False`` only checks that it can be created when the first output is written."""
+    if path.exists() and not path.is_dir():
+        raise CrlbenchError(f"{flag} {path}: is a file, not a folder; name a folder (it is created if missing)")
+    if not create:
+        parent = next(p for p in [path, *path.absolute().parents] if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise CrlbenchError(f"{flag} {path}: cannot create the folder under {parent}; choose a writable location")
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CrlbenchError(f"{flag} {path}: cannot create the folder ({e.strerror}); choose a writable location") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CrlbenchError(f"{flag} {path}: the folder is not writable; choose a writable location")
+    return path
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -30,9 +93,9 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="smoke", help="split-size preset: smoke (seconds) or paper (the original's scale)")
-    p.add_argument("--seed", type=int, default=0, help="root seed of every random stream (default 0)")
+    p.add_argument("--seed", type=_non_negative, default=0, help="root seed of every random stream (default 0)")
     p.add_argument("--n-vars", type=int, help="number of causal variables (toy-son)")
-    p.add_argument("--resolution", type=int, help="image side in pixels (image scenes)")
+    p.add_argument("--resolution", type=_positive, help="image side in pixels (image scenes)")
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
     p.add_argument("--split", type=_key_value, action="append", default=[], metavar="NAME=N", help="split size override")
     p.add_argument(
@@ -146,8 +209,9 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     from crlbench.datasets.loaders import data_root
 
     p.add_argument("ids", nargs="+", metavar="ID", help="dataset id or scene group id (all its modes)")
-    p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
+    p.add_argument("--out", type=_path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file of a different spec")
+    p.add_argument("--wait", action="store_true", help="if another process is generating the same file, wait for it (default: exit 2 naming it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _executor_options(p)
     _spec_options(p)
@@ -157,21 +221,21 @@ def _generate(args: argparse.Namespace) -> int:
     from crlbench.datasets.build import generate
     from crlbench.datasets.loaders import data_root
 
-    out = args.out or data_root()
+    out = _folder("--out", args.out) if args.out else data_root()
     specs = _specs(args)
     executor = _make_executor(args)
     for spec in specs:
-        path = generate(spec, out, executor=executor, overwrite=args.overwrite, progress=not args.no_progress)
+        path = generate(spec, out, executor=executor, overwrite=args.overwrite, progress=not args.no_progress, wait=args.wait)
         print(f"{spec.dataset_id}: {path} (spec {spec.hash[:12]})")
     return 0
 
 
 # --- verify -----------------------------------------------------------------------------
 def _verify_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=_path, metavar="FILE")
     p.add_argument("--regenerate", action="store_true", help="also regenerate from the spec and compare")
-    p.add_argument("--frames", type=int, default=16, help="image frames re-rendered per split (default 16)")
-    p.add_argument("--tolerance", type=float, default=2.0, help="mean |diff| per frame in grey levels (default 2)")
+    p.add_argument("--frames", type=_positive, default=16, help="image frames re-rendered per split (default 16)")
+    p.add_argument("--tolerance", type=_non_negative_float, default=2.0, help="mean |diff| per frame in grey levels (default 2)")
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -194,15 +258,16 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--method", required=True, help=f"registered method ({', '.join(METHODS)}) or package.module:Class")
     p.add_argument("--dataset", required=True, help="dataset id (looked up under --root) or .h5 path")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="run directory (an existing one of the same config resumes)")
+    p.add_argument("--seed", type=_non_negative, default=0, help="training seed (default 0)")
+    p.add_argument("--out", type=_path, required=True, help="run directory (an existing one of the same config resumes)")
     p.add_argument("--budget", default=None, help="training length: 90ep (epochs) or 20000steps; default: the method's")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="method hyperparameter")
     p.add_argument("--loop", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="loop setting (lr, batch_size, ...)")
     p.add_argument("--graph-method", default=None, help="graph option of the method (ilcm: solution or interventions)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--root", type=Path, default=None, help="folder of generated datasets (default $CRLBENCH_DATA)")
+    p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
+    p.add_argument("--root", type=_path, default=None, help="folder of generated datasets (default $CRLBENCH_DATA)")
+    p.add_argument("--no-generate", action="store_true", help="fail if the dataset id is not generated yet (default: generate it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -213,7 +278,7 @@ def _train(args: argparse.Namespace) -> int:
         args.method,
         args.dataset,
         args.seed,
-        args.out,
+        _folder("--out", args.out),
         budget=args.budget,
         device=args.device,
         params=dict(args.param),
@@ -222,6 +287,7 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         threads=args.threads,
         root=args.root,
+        generate=not args.no_generate,
     )
     result = json.loads((out / "result.json").read_text())
     print(f"{args.method} on {args.dataset} (seed {args.seed}): {out} ({result.get('steps', '?')} steps, {result['fit_s']:.0f} s)")
@@ -233,9 +299,9 @@ def _leaderboard_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="leaderboard_command", required=True)
     b = sub.add_parser("build", help="aggregate result records into Markdown, CSV and a static HTML page",
                        description="aggregate result records (*.json, recursive) into results.md, results.csv and index.html")
-    b.add_argument("results", type=Path, metavar="RESULTS_DIR", help="folder of result records (searched recursively)")
-    b.add_argument("--out", type=Path, required=True, metavar="SITE_DIR", help="site folder to write")
-    b.add_argument("--data", type=Path, default=None, metavar="DIR",
+    b.add_argument("results", type=_path, metavar="RESULTS_DIR", help="folder of result records (searched recursively)")
+    b.add_argument("--out", type=_path, required=True, metavar="SITE_DIR", help="site folder to write")
+    b.add_argument("--data", type=_path, default=None, metavar="DIR",
                    help="folder of dataset files <id>.h5: sample images of every dataset the records use")
     b.add_argument("--dataset", type=_key_value, action="append", default=[], metavar="ID=PATH",
                    help="dataset file of one id (repeatable; wins over --data)")
@@ -250,6 +316,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.report import build_site
     from crlbench.leaderboard.table import to_markdown
 
+    if not args.results.is_dir():
+        what = "is a file" if args.results.exists() else "does not exist"
+        raise CrlbenchError(f"RESULTS_DIR {args.results}: {what}; name the folder of result records (e.g. results/)")
     from crlbench.leaderboard.submit import load_submission, merge
 
     records, submitted = merge(
@@ -264,7 +333,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         if not Path(str(path)).exists():
             raise CrlbenchError(f"--dataset {did}={path}: no such file")
         datasets[did] = Path(str(path))
-    df = build_site(records, args.out, datasets=datasets or None, title=args.title, submitted=submitted)
+    df = build_site(records, _folder("--out", args.out), datasets=datasets or None, title=args.title, submitted=submitted)
     print(to_markdown(df), end="")
     print(f"\nwrote {args.out / 'index.html'}, results.md, results.csv ({len(records)} records)")
     return 0
@@ -297,16 +366,17 @@ def _tracks(args: argparse.Namespace) -> int:
 
 def _track_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tier", default="smoke", help="smoke (CPU, minutes) or paper (one GPU, the papers' scale)")
-    p.add_argument("--data", type=Path, default=None, help="dataset folder (default $CRLBENCH_DATA); generated if missing")
+    p.add_argument("--data", type=_path, default=None, help="dataset folder (default $CRLBENCH_DATA); generated if missing")
+    p.add_argument("--no-generate", action="store_true", help="fail if the track's data is not generated yet (default: generate it)")
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", required=True, help="track id (see `crlbench tracks`)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--method", help="registered method name or 'package.module:Class'")
-    what.add_argument("--predictions", type=Path, help="a predictions .npz file (format: docs/leaderboard.md)")
-    p.add_argument("--seed", type=int, action="append", help="training seed (repeatable; default: every seed of the protocol)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (records, runs)")
+    what.add_argument("--predictions", type=_path, help="a predictions .npz file (format: docs/leaderboard.md, 'Predictions files')")
+    p.add_argument("--seed", type=_non_negative, action="append", help="training seed (repeatable; default: every seed of the protocol)")
+    p.add_argument("--results", type=_path, default=Path("results"), help="results folder (records, runs)")
     p.add_argument("--name", help="method name for a predictions file's record (with --record)")
     p.add_argument("--record", action="store_true", help="also write a record for a predictions file")
     _track_options(p)
@@ -317,20 +387,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.runner import run_one, score_predictions
 
     proto = protocol(args.track, args.tier)
+    if (args.record or args.name is not None) and args.predictions is None:
+        raise CrlbenchError("--record and --name apply to --predictions; a --method run always writes its record")
+    if args.record and not (args.name or "").strip():
+        raise CrlbenchError("--record needs --name: the method name the record is listed under")
+    if args.name is not None and not args.record:
+        raise CrlbenchError("--name names the record of --record; add --record (or drop --name)")
+    if args.record:
+        _folder("--results", args.results, create=False)
+    generate = not args.no_generate
     if args.predictions is not None:
         seed = (args.seed or [0])[0]
-        ev = score_predictions(args.predictions, proto, root=args.data, seed=seed)
+        ev = score_predictions(args.predictions, proto, root=args.data, seed=seed, generate=generate)
         print(json.dumps({"assignment": ev.assignment, "metrics": ev.metrics}, indent=1))
         if args.record:
             from crlbench.leaderboard.runner import record_from_predictions
 
-            path = record_from_predictions(ev, proto, seed, args.name or args.predictions.stem, args.results)
+            path = record_from_predictions(ev, proto, seed, args.name, args.results)
             print(f"wrote {path}")
         return 0
     from crlbench.leaderboard.records import load_record
     from crlbench.leaderboard.table import aggregate, to_markdown
 
-    paths = [run_one(args.method, proto, s, args.results, root=args.data, progress=True) for s in (args.seed or proto.seeds)]
+    _folder("--results", args.results, create=False)
+    paths = [run_one(args.method, proto, s, args.results, root=args.data, progress=True, generate=generate) for s in (args.seed or proto.seeds)]
     print(to_markdown(aggregate([load_record(p) for p in paths])), end="")
     return 0
 
@@ -338,7 +418,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", required=True, metavar="TRACK", help="track id (see `crlbench tracks`)")
     p.add_argument("--methods", help="comma-separated methods (default: the track's baselines)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (records, runs)")
+    p.add_argument("--results", type=_path, default=Path("results"), help="results folder (records, runs)")
     p.add_argument("--official", action="store_true", help="official records: refused unless the crlbench checkout is clean")
     _track_options(p)
     _executor_options(p)
@@ -346,12 +426,20 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.protocols import protocol
-    from crlbench.leaderboard.runner import sweep
+    from crlbench.leaderboard.runner import check_methods, sweep
 
     proto = protocol(args.protocol, args.tier)
-    methods = args.methods.split(",") if args.methods else list(proto.methods)
+    methods = list(proto.methods) if args.methods is None else [m.strip() for m in args.methods.split(",")]
+    try:
+        check_methods(methods)  # all of them, before any run starts
+    except CrlbenchError as e:
+        raise CrlbenchError(
+            f"--methods {args.methods!r}: {str(e).rstrip('.')}; give comma-separated names (e.g. {','.join(proto.methods)}), "
+            "or leave it out for the track's baselines"
+        ) from None
+    _folder("--results", args.results, create=False)
     report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data,
-                   official=args.official)
+                   official=args.official, generate=not args.no_generate, progress=True)
     print(f"{len(report.records)} runs finished, {len(report.failed)} failed")
     for unit, error in report.failed.items():
         print(f"  FAILED {unit}: {error}")
@@ -526,22 +614,57 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
 def build_parser() -> argparse.ArgumentParser:
     from crlbench import __version__
 
-    parser = argparse.ArgumentParser(prog="crlbench", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="crlbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"crlbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_, setup, action) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         setup(p)
-        p.set_defaults(action=action)
+        p.set_defaults(action=action, subparser=p)
     return parser
 
 
+_OS_FIXES = {
+    errno.ENOENT: "check the path",
+    errno.EACCES: "choose a location you may read and write",
+    errno.EROFS: "choose a writable location",
+    errno.ENOTDIR: "a file stands where a folder is needed: choose another path",
+    errno.EISDIR: "name a file, not a folder",
+    errno.EEXIST: "a file stands where a folder is needed: choose another path",
+    errno.ENOSPC: "free some disk space, then run the same command again",
+}
+
+
+def _os_message(args: argparse.Namespace, e: OSError) -> str:
+    """One line for an OS error: the command-line argument whose path it is, and a fix."""
+    where = str(e.filename or "")
+    positional = {"ids": "ID", "files": "FILE"}
+    if getattr(args, "leaderboard_command", None):
+        positional["results"] = "RESULTS_DIR"
+    arg = ""
+    for dest, value in vars(args).items():
+        for v in value if isinstance(value, list) else [value]:
+            text = str(v).rstrip("/") if isinstance(v, (str, Path)) else ""
+            if text and where and (where == text or where.startswith(text + "/") or text.startswith(where + "/")):
+                arg = f"{positional.get(dest, '--' + dest.replace('_', '-'))} {v}: "
+    fix = _OS_FIXES.get(e.errno or 0, "check the path and its permissions")
+    return f"{arg}{where or 'a file'}: {e.strerror or e}; {fix}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # reported by the subcommand, which names its own --help
+            args.subparser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as e:  # usage errors (one line, exit 2), --help and --version (exit 0)
+        return int(e.code or 0)
     try:
         return args.action(args)
     except CrlbenchError as e:
         print(f"crlbench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path of the command line that cannot be read or written
+        print(f"crlbench {args.command}: error: {_os_message(args, e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)

@@ -182,6 +182,11 @@ def scene_class(name: str) -> Any:
 
 def dataset_entry(dataset_id: str) -> DatasetEntry:
     """The :class:`DatasetEntry` for a dataset id, or a did-you-mean error."""
+    if dataset_id in GROUPS:
+        raise UnknownIdError(
+            f"{dataset_id!r} is a scene id, not a dataset id; a dataset id names one of its modes: "
+            f"{', '.join(GROUPS[dataset_id])}"
+        )
     if dataset_id not in DATASETS:
         raise suggest(dataset_id, sorted([*DATASETS, *GROUPS]), "dataset id")
     return DATASETS[dataset_id]

@@ -33,6 +33,7 @@ import numpy as np
 from crlbench.baselines.contract import Budget, capabilities
 from crlbench.baselines.methods import method_class
 from crlbench.errors import CrlbenchError
+from crlbench.locks import exclusive
 
 __all__ = ["train", "make_method", "load_run", "RUN_FILES"]
 
@@ -88,6 +89,36 @@ def make_method(
     return cls(**kwargs)
 
 
+def _check_device(device: str) -> None:
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise CrlbenchError(f"device {device!r}: use auto, cpu, cuda or cuda:N") from None
+
+
+def _generate_missing(dataset_id: str, root: str | Path | None, progress: bool) -> None:
+    """Generate a registered dataset id missing from ``root``, saying where (deterministic,
+    so this is what ``crlbench generate ID --out ROOT`` would make)."""
+    import sys
+
+    from crlbench.datasets.build import generate, output_path
+    from crlbench.datasets.loaders import data_root
+    from crlbench.registry import DATASETS
+
+    if dataset_id not in DATASETS or Path(dataset_id).exists():
+        return  # a path, or an unknown id that load() reports with its suggestions
+    spec = DATASETS[dataset_id].spec(size="smoke", seed=0)
+    folder = Path(root or data_root())
+    if output_path(folder, spec).exists():
+        return
+    print(f"{dataset_id} is not generated yet: generating it into {folder} (once; --no-generate to refuse)", file=sys.stderr)
+    generate(spec, folder, progress=progress, wait=True)
+
+
 def train(
     method: str | Any,
     dataset: str | Path | Any,
@@ -102,6 +133,7 @@ def train(
     progress: bool = True,
     threads: int | None = None,
     root: str | Path | None = None,
+    generate: bool = True,
 ) -> Path:
     """Train ``method`` on ``dataset`` with ``seed`` and write the run directory.
 
@@ -119,6 +151,8 @@ def train(
         progress: Show a progress bar.
         threads: ``torch.set_num_threads`` for the run.
         root: Folder where dataset ids are looked up (default ``$CRLBENCH_DATA``).
+        generate: A dataset id not generated yet under ``root`` is generated first (smoke
+            size, seed 0: what ``crlbench generate ID`` makes); ``False`` refuses instead.
 
     Returns:
         The run directory.
@@ -129,6 +163,11 @@ def train(
     """
     from crlbench.datasets import Dataset, load
 
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise CrlbenchError(f"threads must be an integer >= 1 (torch CPU threads), got {threads!r}")
+    _check_device(device)
+    if generate and isinstance(dataset, str):
+        _generate_missing(dataset, root, progress)
     ds = dataset if isinstance(dataset, Dataset) else load(dataset, root=root)
     cls = method_class(method) if isinstance(method, str) else (method if isinstance(method, type) else type(method))
     name = getattr(cls, "name", cls.__name__)
@@ -149,67 +188,69 @@ def train(
         model = method
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config = {
-        "method": name,
-        "entry_point": f"{cls.__module__}:{cls.__qualname__}",
-        "method_config": model.config() if hasattr(model, "config") else {"params": dict(params or {})},
-        "budget": str(Budget.parse(budget)) if budget is not None else str(getattr(cls, "default_budget", "")),
-        "seed": seed,
-        "device": device,
-        "dataset": {"id": ds.spec.dataset_id, "path": str(ds.path), "spec_hash": ds.spec.hash, "params": dict(ds.spec.params)},
-        "versions": _versions(),
-        "host": platform.node(),
-    }
-    old = out / "config.json"
-    if old.exists():
-        prev = json.loads(old.read_text())
-        keep = ("method", "method_config", "budget", "seed", "dataset")
-        if any(prev.get(k) != json.loads(json.dumps(config[k], default=str)) for k in keep):
-            raise CrlbenchError(f"{out} holds a run of another configuration; use a new --out folder or delete it")
-    _write_json(config, old)
+    # One writer per run folder: a second `train` of the same folder stops, naming the first.
+    with exclusive(out):
+        config = {
+            "method": name,
+            "entry_point": f"{cls.__module__}:{cls.__qualname__}",
+            "method_config": model.config() if hasattr(model, "config") else {"params": dict(params or {})},
+            "budget": str(Budget.parse(budget)) if budget is not None else str(getattr(cls, "default_budget", "")),
+            "seed": seed,
+            "device": device,
+            "dataset": {"id": ds.spec.dataset_id, "path": str(ds.path), "spec_hash": ds.spec.hash, "params": dict(ds.spec.params)},
+            "versions": _versions(),
+            "host": platform.node(),
+        }
+        old = out / "config.json"
+        if old.exists():
+            prev = json.loads(old.read_text())
+            keep = ("method", "method_config", "budget", "seed", "dataset")
+            if any(prev.get(k) != json.loads(json.dumps(config[k], default=str)) for k in keep):
+                raise CrlbenchError(f"{out} holds a run of another configuration; use a new --out folder or delete it")
+        _write_json(config, old)
 
-    t0 = time.perf_counter()
-    fit_kwargs: dict[str, Any] = {}
-    fit_sig = inspect.signature(model.fit).parameters
-    if "workdir" in fit_sig:
-        fit_kwargs["workdir"] = out
-    if "progress" in fit_sig:
-        fit_kwargs["progress"] = progress
-    result = model.fit(ds["train"], ds["val"], Budget.parse(budget) if budget is not None else None, seed, **fit_kwargs)
-    fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fit_kwargs: dict[str, Any] = {}
+        fit_sig = inspect.signature(model.fit).parameters
+        if "workdir" in fit_sig:
+            fit_kwargs["workdir"] = out
+        if "progress" in fit_sig:
+            fit_kwargs["progress"] = progress
+        result = model.fit(ds["train"], ds["val"], Budget.parse(budget) if budget is not None else None, seed, **fit_kwargs)
+        fit_s = time.perf_counter() - t0
 
-    caps = capabilities(model)
-    test = ds["test"]
-    if ds.spec.mode == "sequences":
-        from crlbench.baselines.sequence_base import sequence_test_arrays
+        caps = capabilities(model)
+        test = ds["test"]
+        if ds.spec.mode == "sequences":
+            from crlbench.baselines.sequence_base import sequence_test_arrays
 
-        arrays = sequence_test_arrays(model, test)  # consecutive frames in the pairs layout
-    else:
-        obs = _observations(test)
-        arrays = {"latents": model.encode(obs[:, 0]), "latents_tilde": model.encode(obs[:, 1])}
-        if "infer_targets" in caps:
-            arrays["inferred_targets"] = np.asarray(model.infer_targets(obs[:, 0], obs[:, 1]), dtype=np.int64)
-    _save_npz(out / "test.npz", **arrays)
-    if "test_indep" in ds.splits:
-        _save_npz(out / "probe.npz", latents=model.encode(_observations(ds["test_indep"])))
-    info: dict[str, Any] = {"capabilities": caps}
-    if "assignment" in caps:
-        info["assignment"] = np.asarray(model.assignment())
-    if "graph" in caps:
-        info["graph"] = np.asarray(model.graph())
-        if hasattr(model, "graph_weights"):
-            info["graph_weights"] = np.asarray(model.graph_weights())
-            info["graph_method"] = getattr(model, "graph_method", None)
-            info["graph_threshold"] = getattr(model, "graph_threshold", None)
-    module = getattr(model, "module", None)
-    if module is not None:
-        info["n_params"] = int(sum(p.numel() for p in module.parameters()))
-    _write_json(info, out / "model.json")
-    summary = {"status": "done", "fit_s": fit_s, "total_s": time.perf_counter() - t0}
-    if result is not None and hasattr(result, "steps"):
-        summary.update(steps=result.steps, best_step=result.best_step, best_val=result.best_val, train_wall_s=result.wall_s)
-    _write_json(summary, out / "result.json")
-    return out
+            arrays = sequence_test_arrays(model, test)  # consecutive frames in the pairs layout
+        else:
+            obs = _observations(test)
+            arrays = {"latents": model.encode(obs[:, 0]), "latents_tilde": model.encode(obs[:, 1])}
+            if "infer_targets" in caps:
+                arrays["inferred_targets"] = np.asarray(model.infer_targets(obs[:, 0], obs[:, 1]), dtype=np.int64)
+        _save_npz(out / "test.npz", **arrays)
+        if "test_indep" in ds.splits:
+            _save_npz(out / "probe.npz", latents=model.encode(_observations(ds["test_indep"])))
+        info: dict[str, Any] = {"capabilities": caps}
+        if "assignment" in caps:
+            info["assignment"] = np.asarray(model.assignment())
+        if "graph" in caps:
+            info["graph"] = np.asarray(model.graph())
+            if hasattr(model, "graph_weights"):
+                info["graph_weights"] = np.asarray(model.graph_weights())
+                info["graph_method"] = getattr(model, "graph_method", None)
+                info["graph_threshold"] = getattr(model, "graph_threshold", None)
+        module = getattr(model, "module", None)
+        if module is not None:
+            info["n_params"] = int(sum(p.numel() for p in module.parameters()))
+        _write_json(info, out / "model.json")
+        summary = {"status": "done", "fit_s": fit_s, "total_s": time.perf_counter() - t0}
+        if result is not None and hasattr(result, "steps"):
+            summary.update(steps=result.steps, best_step=result.best_step, best_val=result.best_val, train_wall_s=result.wall_s)
+        _write_json(summary, out / "result.json")
+        return out
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:

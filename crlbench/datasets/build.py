@@ -14,12 +14,19 @@ Generation has two phases.
 The file is then assembled under a temporary name, its manifest written, ``complete`` set
 last, and only then renamed to ``<dataset_id>.h5``: a file under its final name is always
 complete.
+
+One writer per output: the whole of :func:`generate` holds the output's lock
+(:mod:`crlbench.locks`), so a second generation of the same file waits or stops with the
+holder's name instead of writing into the first one's shards and temporary file. An
+existing file is accepted as done only after its checks pass (stored spec, split sizes,
+sha256 of every array against its manifest).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +37,9 @@ import numpy as np
 from crlbench.datasets import storage
 from crlbench.datasets.card import write_card
 from crlbench.datasets.spec import DatasetSpec
-from crlbench.errors import CrlbenchError, DataFileError
+from crlbench.errors import CrlbenchError, DataFileError, OutputExistsError
 from crlbench.executors import Executor, LocalExecutor
+from crlbench.locks import exclusive
 from crlbench.registry import scene_class
 from crlbench.simulators.base import Renderer, Scene
 from crlbench.simulators.policies import sample_targets
@@ -183,22 +191,28 @@ def output_path(out_dir: str | Path, spec: DatasetSpec) -> Path:
 
 
 def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool) -> bool:
-    """True when ``path`` already holds this spec, complete; refuse or clear a foreign one.
+    """True when ``path`` already holds this spec, complete and intact; refuse or clear others.
 
     ``overwrite`` replaces a finished file (even of the same spec) and discards a partial
     run of another spec; a partial run of the same spec is always resumed.
     """
     if path.exists() and not overwrite:
+        from crlbench.datasets.verify import integrity_checks
+
         try:
             with storage.open_file(path) as f:
-                if f.attrs["spec_hash"] == spec.hash:
-                    return True
-        except DataFileError:
-            pass
-        raise CrlbenchError(
-            f"{path} exists and holds a different spec (or is not a complete crlbench file); "
-            "pass --overwrite to replace it, or choose another --out"
-        )
+                if str(f.attrs["spec"]) != spec.to_json():
+                    raise OutputExistsError(path, f"holds another spec ({storage.read_spec(f).dataset_id}, spec {str(f.attrs['spec_hash'])[:12]})")
+                bad = [c for c in integrity_checks(f, spec) if c.status != "ok"]
+        except OutputExistsError:
+            raise
+        except DataFileError as e:
+            detail = str(e).split("; ")[0].removeprefix(f"{path}: ").removeprefix(f"{path} ")
+            raise OutputExistsError(path, f"is not a usable crlbench file ({detail})") from None
+        if bad:
+            shown = "; ".join(f"{c.key}: {c.detail or c.status}" for c in bad[:3])
+            raise OutputExistsError(path, f"fails {len(bad)} check(s) ({shown})")
+        return True
     path.unlink(missing_ok=True)
     spec_file = parts / "spec.json"
     if spec_file.exists() and spec_file.read_text() != spec.to_json():
@@ -211,6 +225,28 @@ def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool)
     return False
 
 
+def _output_folder(out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CrlbenchError(f"output folder {out} is a file; choose a folder") from None
+    except OSError as e:
+        raise CrlbenchError(f"output folder {out}: cannot create it ({e.strerror}); choose a writable folder") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CrlbenchError(f"output folder {out} is not writable; choose a writable folder")
+    return out
+
+
+def _check_splits(spec: DatasetSpec) -> None:
+    empty = [name for name, n in spec.splits.items() if n < 1]
+    if empty:
+        raise CrlbenchError(
+            f"split {empty[0]}={spec.splits[empty[0]]}: every split needs at least 1 sample; "
+            f"pass --split {empty[0]}=N with N >= 1, or leave the split at its preset size"
+        )
+
+
 def generate(
     spec: DatasetSpec,
     out_dir: str | Path,
@@ -220,20 +256,35 @@ def generate(
     overwrite: bool = False,
     progress: bool = True,
     shard_frames: int | None = None,
+    wait: bool = False,
 ) -> Path:
     """Generate the dataset of ``spec`` into ``out_dir``; resume a killed run.
 
     Args:
         workers: Local render processes (ignored when ``executor`` is given).
         executor: Where shards are rendered (default: :class:`LocalExecutor` of ``workers``).
+        overwrite: Replace an existing file, even a complete one of this spec.
         shard_frames: Frames per shard (default :data:`SHARD_FRAMES`); does not change the
             output, only the unit of parallel work and of resumption.
+        wait: When another process is generating the same file, wait for it (then check
+            and accept its file) instead of raising :class:`~crlbench.locks.LockedError`.
 
     Returns:
         Path of the complete file (``<out_dir>/<dataset_id>.h5``).
+
+    Raises:
+        OutputExistsError: a file that is not this spec's, or fails its checks, is in the way.
+        LockedError: another process is generating the same file (and ``wait`` is False).
     """
-    executor = executor or LocalExecutor(workers)
-    path = output_path(out_dir, spec)
+    _check_splits(spec)
+    path = output_path(_output_folder(out_dir), spec)
+    with exclusive(path, wait=wait, on_wait=lambda holder: print(f"{path}: waiting for {holder}", file=sys.stderr)):
+        return _generate_locked(spec, path, executor or LocalExecutor(workers), overwrite, progress, shard_frames)
+
+
+def _generate_locked(
+    spec: DatasetSpec, path: Path, executor: Executor, overwrite: bool, progress: bool, shard_frames: int | None
+) -> Path:
     parts = path.with_name(path.name + ".parts")
     if _check_existing(path, parts, spec, overwrite):
         return path
@@ -257,7 +308,7 @@ def generate(
         scene.prepare_workers()
     _run(tasks, spec, executor, progress)
 
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + ".tmp")  # ours alone: the lock is held
     obs = scene.observation.at(spec.resolution)
     versions = {**storage.versions_of("numpy", "h5py"), **scene.versions()}
     with storage.Writer(tmp, spec, scene.variables, scene.graph, scene.structure(), versions) as w:

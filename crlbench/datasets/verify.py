@@ -13,15 +13,19 @@ Two levels:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from crlbench.datasets import importers, storage
 from crlbench.datasets.build import make_scene, render_seeds, sample_split
+from crlbench.datasets.spec import DatasetSpec
+from crlbench.errors import CrlbenchError
 
-__all__ = ["Check", "VerifyReport", "verify"]
+__all__ = ["Check", "VerifyReport", "verify", "integrity_checks"]
 
 
 @dataclass(frozen=True)
@@ -56,27 +60,48 @@ def verify(path: str | Path, *, regenerate: bool = False, frames: int = 16, tole
         frames: Image frames re-rendered per split when regenerating.
         tolerance: Largest mean absolute difference, in grey levels, for a re-rendered frame.
     """
+    if not (isinstance(frames, int) and frames >= 1):
+        raise CrlbenchError(f"frames must be an integer >= 1 (image frames re-rendered per split), got {frames!r}")
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise CrlbenchError(f"tolerance must be a finite number >= 0 (grey levels), got {tolerance!r}")
     path = Path(path)
     with storage.open_file(path) as f:
         spec = storage.read_spec(f)
         manifest: dict[str, str] = json.loads(str(f.attrs["manifest"]))
         report = VerifyReport(path, spec.dataset_id, spec.hash)
-        if f.attrs["spec_hash"] != spec.hash:
-            report.checks.append(Check("spec", "differs", "stored spec_hash does not match the stored spec"))
-        present = dict(storage.iter_arrays(f))
-        for key in sorted(set(manifest) | set(present)):
-            if key not in present:
-                report.checks.append(Check(key, "missing", "in the manifest but not in the file"))
-            elif key not in manifest:
-                report.checks.append(Check(key, "extra", "in the file but not in the manifest"))
-            else:
-                same = storage.array_sha256(present[key]) == manifest[key]
-                report.checks.append(Check(key, "ok" if same else "differs", "" if same else "sha256 differs from the manifest"))
+        report.checks.extend(integrity_checks(f, spec))
         if regenerate and importers.is_imported(f):  # imported from a release: re-hash its inputs
             report.checks.extend(Check(*c) for c in importers.check_sources(f))
         elif regenerate:
             report.checks.extend(_regenerate(f, spec, manifest, frames, tolerance))
     return report
+
+
+def integrity_checks(f: h5py.File, spec: DatasetSpec) -> list[Check]:
+    """The file against itself and ``spec``: spec hash, split sizes, every array's sha256.
+
+    Args:
+        f: An open, complete dataset file.
+        spec: The spec the file should hold (its stored one, or the one a caller expects).
+    """
+    checks = []
+    if f.attrs["spec_hash"] != spec.hash or str(f.attrs["spec"]) != spec.to_json():
+        checks.append(Check("spec", "differs", f"stored spec is not {spec.dataset_id} spec {spec.hash[:12]}"))
+    manifest: dict[str, str] = json.loads(str(f.attrs.get("manifest", "{}")))
+    present = dict(storage.iter_arrays(f))
+    for split in sorted(set(spec.splits) - {key.split("/")[0] for key in present}):
+        checks.append(Check(split, "missing", "split of the spec not in the file"))
+    for key in sorted(set(manifest) | set(present)):
+        if key not in present:
+            checks.append(Check(key, "missing", "in the manifest but not in the file"))
+        elif key not in manifest:
+            checks.append(Check(key, "extra", "in the file but not in the manifest"))
+        elif len(present[key]) != spec.splits.get(key.split("/")[0], -1):
+            checks.append(Check(key, "differs", f"{len(present[key])} rows, the spec says {spec.splits.get(key.split('/')[0])}"))
+        else:
+            same = storage.array_sha256(present[key]) == manifest[key]
+            checks.append(Check(key, "ok" if same else "differs", "" if same else "sha256 differs from the manifest"))
+    return checks
 
 
 def _regenerate(f, spec, manifest, frames: int, tolerance: float) -> list[Check]:

@@ -147,6 +147,9 @@ class Evaluator:
         for key, ok in checks.items():
             if key in out and not ok(out[key]):
                 raise self._fail(key, f"has shape {out[key].shape} and dtype {out[key].dtype}")
+        top = max(m, self.k)  # label i = learned variable i (a latent or an assignment group)
+        if "test_inferred_targets" in out and out["test_inferred_targets"].max(initial=0) > top:
+            raise self._fail("test_inferred_targets", f"labels must be in 0..{top} (0 = none), found {out['test_inferred_targets'].max()}")
         return out
 
     # --- scoring -----------------------------------------------------------------------

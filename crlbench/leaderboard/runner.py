@@ -15,6 +15,7 @@ Layout of a results folder::
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from crlbench.errors import CrlbenchError
+from crlbench.errors import CrlbenchError, DataFileError, OutputExistsError
 from crlbench.leaderboard.protocols import Protocol
+from crlbench.locks import exclusive
 
-__all__ = ["dataset_path", "ensure_dataset", "record_file", "run_dir", "run_one", "score_predictions", "record_from_predictions", "sweep", "SweepReport"]
+__all__ = ["check_methods", "dataset_path", "ensure_dataset", "record_file", "run_dir", "run_one", "score_predictions", "record_from_predictions", "sweep", "SweepReport"]
 
 
 def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
@@ -35,12 +37,42 @@ def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
     return Path(root or data_root()) / protocol.tier / f"{protocol.track}.h5"
 
 
-def ensure_dataset(protocol: Protocol, root: str | Path | None = None, *, workers: int = 1, progress: bool = False) -> Path:
-    """Generate the track's data if it is not there yet (resuming a partial run)."""
-    from crlbench.datasets.build import generate
+def ensure_dataset(
+    protocol: Protocol,
+    root: str | Path | None = None,
+    *,
+    workers: int = 1,
+    progress: bool = False,
+    generate: bool = True,
+) -> Path:
+    """The track's data file, generated first if it is not there yet (as dataset libraries
+    download on first use); a partial run resumes, a running one is waited for.
+
+    Args:
+        progress: Say where the data goes and show a progress bar while generating.
+        generate: ``False``: refuse instead of generating a missing file.
+
+    Raises:
+        DataFileError: the file is missing and ``generate`` is False, or a file that is not
+            the track's data (another spec, truncated, failing its checks) is in the way.
+    """
+    from crlbench.datasets import build
 
     path = dataset_path(protocol, root)
-    return generate(protocol.dataset_spec(), path.parent, workers=workers, progress=progress)
+    if not path.exists():
+        if not generate:
+            raise DataFileError(
+                f"{path}: the {protocol.tier} data of {protocol.track} is not generated yet; "
+                "drop --no-generate to generate it (deterministic, once)"
+            )
+        if progress:
+            print(f"{protocol.track}: generating the {protocol.tier} data into {path} (once; --no-generate to refuse)", file=sys.stderr)
+    try:
+        return build.generate(protocol.dataset_spec(), path.parent, workers=workers, progress=progress, wait=True)
+    except OutputExistsError as e:
+        raise DataFileError(
+            f"{path} {e.reason}; delete it (it is generated again on the next run), or pass --data with another folder"
+        ) from None
 
 
 def record_file(protocol: Protocol, method: str, seed: int, results: str | Path) -> Path:
@@ -80,13 +112,15 @@ def run_one(
     device: str | None = None,
     progress: bool = False,
     official: bool = False,
+    generate: bool = True,
 ) -> Path:
     """Train ``method`` (a registered name or ``"pkg.mod:Class"``) on the track, score it
     and write its record; returns the record's path (existing records are kept).
 
     Seeds are the protocol's, or below :data:`~crlbench.leaderboard.submit.MIN_SEEDS` (a
     submission's minimum on tiers with fewer protocol seeds). ``official``: the record is
-    refused unless the crlbench checkout is clean.
+    refused unless the crlbench checkout is clean. ``generate``: generate missing data
+    (:func:`ensure_dataset`).
     """
     from crlbench.baselines.methods import method_class
     from crlbench.leaderboard.predictions import predict
@@ -101,30 +135,33 @@ def run_one(
         raise CrlbenchError(f"seed {seed} is not a seed of {protocol.track} ({protocol.tier}): use {list(submission_seeds(protocol))}")
     results = Path(results)
     rec_path = record_file(protocol, method, seed, results)
-    if rec_path.exists():
-        load_record(rec_path, expected_hash=expected_dataset_hash)  # a stale record fails here
-        return rec_path
-    data = load(ensure_dataset(protocol, root))
-    cls = method_class(method)
-    dev, deviations = _device(protocol, device)
-    params = protocol.baseline_params.get(method)  # official baselines only; a user's method keeps its own
-    model = make_method(cls, params=params, loop={"batch_size": protocol.batch_size}, device=dev)
-    out = run_dir(protocol, method, seed, results)
-    start = time.perf_counter()
-    train(model, data, seed, out, budget=protocol.budget, device=dev, progress=progress)
-    preds = predict(model, data)
-    np.savez_compressed(out / "predictions.npz", **preds)
-    evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)
-    record = _record(
-        evaluation, protocol, seed, method,
-        method_version=str(getattr(cls, "version", "1")),
-        deviations=deviations,
-        wall_time_s=time.perf_counter() - start,
-        n_parameters=_n_parameters(model),
-        precision=run_precision(out),
-        official=official,
-    )
-    return record.save(rec_path)
+    # One writer per run: a second sweep or evaluate of the same run waits, then keeps the
+    # record the first one wrote (units are idempotent).
+    with exclusive(rec_path, wait=True, on_wait=lambda holder: print(f"{rec_path}: waiting for {holder}", file=sys.stderr)):
+        if rec_path.exists():
+            load_record(rec_path, expected_hash=expected_dataset_hash)  # a stale record fails here
+            return rec_path
+        data = load(ensure_dataset(protocol, root, progress=progress, generate=generate))
+        cls = method_class(method)
+        dev, deviations = _device(protocol, device)
+        params = protocol.baseline_params.get(method)  # official baselines only; a user's method keeps its own
+        model = make_method(cls, params=params, loop={"batch_size": protocol.batch_size}, device=dev)
+        out = run_dir(protocol, method, seed, results)
+        start = time.perf_counter()
+        train(model, data, seed, out, budget=protocol.budget, device=dev, progress=progress)
+        preds = predict(model, data)
+        np.savez_compressed(out / "predictions.npz", **preds)
+        evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)
+        record = _record(
+            evaluation, protocol, seed, method,
+            method_version=str(getattr(cls, "version", "1")),
+            deviations=deviations,
+            wall_time_s=time.perf_counter() - start,
+            n_parameters=_n_parameters(model),
+            precision=run_precision(out),
+            official=official,
+        )
+        return record.save(rec_path)
 
 
 def _record(evaluation: Any, protocol: Protocol, seed: int, method: str, **fields: Any) -> Any:
@@ -155,10 +192,12 @@ def record_from_predictions(evaluation: Any, protocol: Protocol, seed: int, meth
         wall_time_s=0.0,
         n_parameters=0,
     )
-    return record.save(record_file(protocol, method, seed, results))
+    path = record_file(protocol, method, seed, results)
+    with exclusive(path, wait=True):
+        return record.save(path)
 
 
-def score_predictions(path: str | Path, protocol: Protocol, *, root: str | Path | None = None, seed: int = 0):
+def score_predictions(path: str | Path, protocol: Protocol, *, root: str | Path | None = None, seed: int = 0, generate: bool = True):
     """Score a predictions ``.npz`` file (format: :mod:`crlbench.leaderboard.evaluate`)."""
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator
@@ -171,7 +210,7 @@ def score_predictions(path: str | Path, protocol: Protocol, *, root: str | Path 
             preds = {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
         raise CrlbenchError(f"{path}: not a readable .npz file ({e})") from None
-    data = load(ensure_dataset(protocol, root))
+    data = load(ensure_dataset(protocol, root, progress=True, generate=generate))
     return Evaluator(protocol, data).evaluate(preds, seed=seed)
 
 
@@ -217,6 +256,19 @@ def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
     return str(run_one(method, protocol, seed, results, root=root, official=official))
 
 
+def check_methods(methods: Sequence[str]) -> None:
+    """Every method resolves (a did-you-mean error otherwise), before any run starts."""
+    from crlbench.baselines.methods import method_class
+
+    if not methods or not all(isinstance(m, str) and m.strip() for m in methods):
+        raise CrlbenchError(f"method names must be non-empty, got {list(methods)!r}")
+    for m in methods:
+        method_class(m)
+    repeated = sorted({m for m in methods if list(methods).count(m) > 1})
+    if repeated:
+        raise CrlbenchError(f"{', '.join(repeated)}: named twice; name each method once")
+
+
 def sweep(
     protocol: Protocol,
     methods: Sequence[str],
@@ -225,21 +277,25 @@ def sweep(
     executor: Any = None,
     root: str | Path | None = None,
     official: bool = False,
+    generate: bool = True,
+    progress: bool = False,
 ) -> SweepReport:
     """Every (method, seed) of ``protocol``; finished runs are skipped, failures reported.
 
     Before any worker starts, the data is generated and, for sequence tracks, the frozen
     causal encoder that scores triplets is fitted once (not by every worker). ``official``:
     refused at once unless the crlbench checkout is clean (and again for each record).
+    ``generate`` and ``progress``: as :func:`ensure_dataset`'s.
     """
     from crlbench.datasets import load
     from crlbench.executors import LocalExecutor
     from crlbench.leaderboard.evaluate import Evaluator
     from crlbench.leaderboard.records import clean_commit
 
+    check_methods(methods)
     if official:
         clean_commit()
-    path = ensure_dataset(protocol, root)
+    path = ensure_dataset(protocol, root, progress=progress, generate=generate)
     report = SweepReport()
     units = []
     for unit in ((m, s) for m in methods for s in protocol.seeds):

@@ -237,7 +237,7 @@ TABLE_INPUTS = table_inputs(np.random.default_rng(3), 60)
 
 
 @pytest.mark.parametrize("name", [m.name for m in M.METRICS])
-@pytest.mark.parametrize("corruption", ["nan", "empty", "wrong_shape"])
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
 def test_every_table_metric_names_its_bad_input(name, corruption):
     """Each array a metric of :data:`crlbench.metrics.METRICS` reads, corrupted, is named."""
     needs = metric(name).needs
