@@ -48,8 +48,8 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# torch first, pinned: on our machines `torch==2.13.0` resolves to a local CPU build, while
-# an unpinned torch would pull several GB of CUDA packages.
+# torch first, pinned: where the package index serves a CPU build of `torch==2.13.0` this
+# stays small, while an unpinned torch can pull several GB of CUDA packages.
 $(VENV)/.installed: pyproject.toml constraints.txt | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

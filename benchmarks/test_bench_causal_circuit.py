@@ -1,6 +1,6 @@
 """CausalCircuit rendering and generation throughput.
 
-Goals (issue 4): at least 350 frames/s per core at 64x64 with the lamps' glow visible;
+Goals: at least 350 frames/s per core at 64x64 with the lamps' glow visible;
 generation that scales across worker processes; the paper-size 64x64 pairs dataset in
 under 5 minutes on a 2-core machine, HDF5 write included (``-m slow``; it takes minutes).
 Frames per second (wall) and CPU milliseconds per frame (robust to other jobs' load) are

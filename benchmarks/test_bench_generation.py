@@ -1,6 +1,6 @@
 """Generation throughput: the paper-size toy pairs dataset (n = 10) end to end.
 
-Goal (issue 2): under 10 s on one core, HDF5 write included. Run with
+Goal: under 10 s on one core, HDF5 write included. Run with
 ``make bench`` or ``pytest benchmarks/test_bench_generation.py --benchmark-enable``.
 """
 

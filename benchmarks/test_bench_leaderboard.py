@@ -1,7 +1,7 @@
 """The whole smoke leaderboard build from existing records: load, validate, aggregate, write
 Markdown, CSV and the HTML page with every plot.
 
-Goal (issue 8): under 10 s for 4 tracks x 5 methods x 2 seeds (40 records with R² matrices,
+Goal: under 10 s for 4 tracks x 5 methods x 2 seeds (40 records with R² matrices,
 graphs and, on the triplet track, 16x16 triplet examples). Run with ``make bench`` or
 ``pytest benchmarks/test_bench_leaderboard.py --benchmark-enable``.
 """

@@ -1,7 +1,7 @@
 """Metric-suite benchmark: 10k probe samples, 32 latents, 10 causal dimensions.
 
 Run: ``pytest benchmarks/test_bench_metrics.py --benchmark-enable -p no:cacheprovider``.
-Goal (issue 3): the whole R² / Spearman / MCC / DCI / SHD set under 60 s on 2 CPU cores.
+Goal: the whole R² / Spearman / MCC / DCI / SHD set under 60 s on 2 CPU cores.
 ``fast`` = kernel probe + ``gbt_fast`` DCI; ``faithful`` = CITRIS MLP probe + default
 gradient boosting. The fast values are checked against the documented bound below and in
 ``tests/metrics/test_fast_vs_faithful.py``; figures go to ``docs/metrics.md``.

@@ -1,4 +1,4 @@
-"""Scale-out (issue 9): generation throughput with 1 and 2 local workers, and the ratio.
+"""Scale-out: generation throughput with 1 and 2 local workers, and the ratio.
 
 A fixed number of frames per scene (8000 CausalCircuit, 800 Causal3DIdent, 64x64, the TRIS
 sequence), cut into 8 shards so that 2 workers share the work evenly, generated end to end

@@ -1,4 +1,4 @@
-"""The method contract (DESIGN.md section 2): what a CRL method implements to be scored.
+"""The method contract (docs/design.md): what a CRL method implements to be scored.
 
 Baselines and users' methods alike are classes with ``fit`` and ``encode``; the other
 capabilities are optional and each is its own small Protocol, so a method declares what it

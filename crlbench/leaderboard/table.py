@@ -1,7 +1,7 @@
 """Aggregation of result records into the leaderboard table (pandas), Markdown and CSV.
 
 One row per (track, tier, method): the mean and sample standard deviation (``ddof=1``) over
-seeds of every metric, the number of seeds, and the marks of DESIGN.md section 4:
+seeds of every metric, the number of seeds, and the marks (docs/design.md, docs/leaderboard.md):
 
 - ``post_hoc``: some seed's latents were assigned to variables after training (matching on
   held-out data), not by the method itself;

@@ -5,7 +5,7 @@ read by the same frozen predictor. The causal encoder is trained once per datase
 (on the training images and their true latents), saved with its dataset hash and a sha256
 of its weights, and loaded by every evaluation of that dataset.
 
-Architecture (as the CITRIS encoder, REFERENCE.md): 4 stride-2 conv blocks (3x3 conv,
+Architecture (as the CITRIS encoder, Lippe et al. 2022): 4 stride-2 conv blocks (3x3 conv,
 BatchNorm, SiLU; ``c_hid`` channels, a second 3x3 conv per block) down to resolution/16,
 a linear layer of 256 units with SiLU, and one typed head per causal variable:
 continuous -> ``size`` values (range-scaled), angle -> ``2 * size`` values (sin, cos),

@@ -21,7 +21,7 @@ Graph
 
 Mechanisms
     Pairs: ``z_j = sum_i w_ij z_i + eps_j``, ``eps ~ N(0, 1)``, ``w = s (1 + 0.3 g)`` with
-    ``s`` a random sign and ``g ~ N(0, 1)`` (REFERENCE.md). Sequences:
+    ``s`` a random sign and ``g ~ N(0, 1)`` (ILCM's scaling experiment). Sequences:
     ``z^t = M^T z^{t-1} + eps^t`` with temporal weights of the same law (self-weights
     ``U(0.5, 0.9)``), scaled to spectral radius at most 0.8 and then standardised so that
     every variable has unit stationary variance (so interventions and probe sets, both
@@ -186,7 +186,7 @@ class ToySON(Scene):
 
 
 def _signed_weights(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """``s (1 + 0.3 g)``: random sign, magnitude around 1 (REFERENCE.md)."""
+    """``s (1 + 0.3 g)``: random sign, magnitude around 1 (as ILCM's toy SCM)."""
     return rng.choice([-1.0, 1.0], size=shape) * (1.0 + 0.3 * rng.standard_normal(shape))
 
 

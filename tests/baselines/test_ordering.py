@@ -4,7 +4,7 @@ Toy linear SCM, n = 4, the smoke split sizes (5,000 training pairs), dataset see
 dense graph with 5 of the 6 possible edges, where the noise-level disentanglement of the
 disentangled VAE and the causal variables differ most). Causal disentanglement is DCI of
 the learned variables of the pre-intervention observation against the true ones (ILCM's
-definition). Reference at full budget (REFERENCE.md): 0.99 / 0.34 / 0.13.
+definition). Reference at full budget (ILCM's README): 0.99 / 0.34 / 0.13.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def test_unknown_shape_is_a_clear_error():
 
 @pytest.mark.parametrize("instantaneous", [False, True])
 def test_goals_without_noise(instantaneous):
-    """With zero noise every variable moves exactly half way to its REFERENCE.md goal."""
+    """With zero noise every variable moves exactly half way to its goal (CITRIS' mechanism)."""
     s = make(instantaneous=instantaneous)
     rng = np.random.default_rng(3)
     n, d = 200, s.latent_dim
