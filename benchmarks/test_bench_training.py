@@ -1,55 +1,175 @@
-"""Training throughput of ILCM (pairs per second), one optimiser step per round.
+"""Training-step throughput of every image baseline and the shared stages, fp32 against ``auto``.
 
-Toy vector pairs with n = 4 and n = 10 and 64x64 image pairs (n = 4), batch 64, in the
-pair-ELBO phase (soft marginalisation over the K+1 intervention options, the costliest
-phase). Samples/s = pairs per second, in ``extra_info``. Run with ``make bench`` or
-``pytest benchmarks/test_bench_training.py --benchmark-enable``; figures in
-docs/results.md.
+Run: ``pytest benchmarks/test_bench_training.py --benchmark-enable --benchmark-only -p no:cacheprovider -s``
+(``CRLBENCH_BENCH_COMPILE=1`` adds ``auto`` + ``torch.compile``; the first step, which
+compiles, is timed separately). Figures go to docs/benchmarks.md.
+
+For each network and resolution (32 and 64 px) one test builds the same module (same
+weights) once per precision and times one optimiser step per precision in interleaved
+rounds, so both sides of the ratio see the same machine load; the best round counts.
+``extra_info`` holds images/s per precision (the frames a step consumes: 2 per pair or
+window), their ratio,
+the FLOPs of one step (``torch.utils.flop_counter``: convolutions and matrix products,
+forward and backward) and the GFLOP/s achieved against the CPU's AMX bf16 and AVX-512 fp32
+peaks. CPU: batch 64, 2 threads. CUDA (when present): batch 256, plus the same on the GPU.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Callable
 
 import pytest
 import torch
+from torch import nn
 
-from crlbench.baselines.ilcm import ILCMModule
-from crlbench.baselines.train import resolve_device
+from crlbench.baselines.precision import configure, resolve_precision
 
-CASES = {
-    "toy-n4": ((4,), 4, None),
-    "toy-n10": ((10,), 10, None),
-    "image64-n4": ((3, 64, 64), 4, None),
-    "image64-n4-top2": ((3, 64, 64), 4, 2),  # max_options=2: 2 of the 5 options decoded
+K, M = 7, 32  # CausalCircuit / Causal3DIdent scale: variables, latents
+ROUNDS = 3
+COMPILE = os.environ.get("CRLBENCH_BENCH_COMPILE") == "1"
+
+
+def _citris_vae(obs):
+    from crlbench.baselines.citris_vae import CitrisVAEModule
+
+    return CitrisVAEModule(obs, M, K)
+
+
+def _ivae(obs):
+    from crlbench.baselines.ivae import IVAEModule
+
+    return IVAEModule(obs, M, K)
+
+
+def _slowvae(obs):
+    from crlbench.baselines.slowvae import SlowVAEModule
+
+    return SlowVAEModule(obs, M)
+
+
+def _citris_ae(obs):  # CITRIS-NF's expensive stage (its flow trains on cached vectors)
+    from crlbench.baselines.autoencoder import STAGE_KINDS
+
+    return STAGE_KINDS["citris-ae"].build(obs, STAGE_KINDS["citris-ae"].defaults)
+
+
+def _reduce_dim(obs):  # the pairs methods' shared stage on image tracks
+    from crlbench.baselines.autoencoder import STAGE_KINDS
+
+    return STAGE_KINDS["reduce-dim"].build(obs, STAGE_KINDS["reduce-dim"].defaults)
+
+
+def _beta_vae(obs):
+    from crlbench.baselines.beta_vae import BetaVAEModule
+
+    return BetaVAEModule(obs, 4)
+
+
+def _ilcm(obs):  # end to end on images, the pair-ELBO phase (K+1 decoder passes)
+    from crlbench.baselines.ilcm import ILCMModule
+
+    return ILCMModule(obs, 4)
+
+
+NETWORKS: dict[str, Callable[[tuple[int, ...]], nn.Module]] = {
+    "citris-vae": _citris_vae,
+    "ivae": _ivae,
+    "slowvae": _slowvae,
+    "citris-nf-autoencoder": _citris_ae,
+    "reduce-dim-stage": _reduce_dim,
+    "beta-vae": _beta_vae,
+    "ilcm-images": _ilcm,
 }
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU"))]
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_ilcm_train_step(benchmark, case):
-    obs_shape, k, max_options = CASES[case]
-    device = resolve_device("auto")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # CPU figures are single-threaded (shared machines: see docs/results.md)
-    torch.manual_seed(0)
-    module = ILCMModule(obs_shape, k, max_options=max_options).to(device)
-    opt = torch.optim.Adam(module.parameters(), lr=3e-4)
-    batch = {"pair": (torch.rand(64, 2, *obs_shape, device=device) * 2 - 1)}
+def _peaks() -> dict[str, float]:
+    """GFLOP/s peaks of the CPU's cores in use: AMX bf16 1024 FLOP/cycle/core, AVX-512 fp32
+    64 FLOP/cycle/core (two FMA units), at the nominal clock of /proc/cpuinfo."""
+    mhz = 0.0
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = next(float(line.split(":")[1]) for line in f if line.startswith("cpu MHz"))
+    except (OSError, StopIteration):
+        pass
+    cores = torch.get_num_threads()
+    return {"amx_bf16": 1024 * mhz * 1e-3 * cores, "avx512_fp32": 64 * mhz * 1e-3 * cores}
 
-    def step():
+
+def _step_fn(module: nn.Module, batch: dict[str, torch.Tensor], device: str) -> Callable[[], None]:
+    opt = torch.optim.Adam(module.parameters(), lr=1e-4)
+
+    def step() -> None:
         loss, _ = module.training_loss(batch, 0.5)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if device.type == "cuda":
+        if device == "cuda":
             torch.cuda.synchronize()
 
-    step()  # warm-up
-    rounds = 2 if len(obs_shape) == 3 and device.type == "cpu" else 50
-    t0 = time.perf_counter()
-    benchmark.pedantic(step, rounds=rounds, iterations=1)
-    elapsed = time.perf_counter() - t0
-    benchmark.extra_info["samples_per_s"] = 64 * rounds / elapsed
-    benchmark.extra_info["device"] = str(device)
-    benchmark.extra_info["threads"] = torch.get_num_threads()
+    return step
+
+
+def _flops(step: Callable[[], None]) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return float(counter.get_total_flops())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("res", [32, 64])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_training_step_fp32_vs_auto(benchmark, name, res, device):
+    threads = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(2)  # the reference machine's cores
+    batch_size = 256 if device == "cuda" else 64
+    obs = (3, res, res)
+    g = torch.Generator().manual_seed(0)
+    batch = {
+        "pair": (torch.rand(batch_size, 2, *obs, generator=g) * 2 - 1).to(device),
+        "targets": (torch.rand(batch_size, K, generator=g) < 0.2).float().to(device),
+    }
+    variants = {"fp32": ("fp32", False), "auto": ("auto", False)}
+    if COMPILE:
+        variants["auto+compile"] = ("auto", True)
+    steps, first_s, used = {}, {}, {}
+    for label, (precision, compiled) in variants.items():
+        torch.manual_seed(0)
+        module = NETWORKS[name](obs).to(device).train()
+        p = resolve_precision(precision, device)
+        configure(module, p, compile=compiled)
+        used[label] = p.name
+        steps[label] = _step_fn(module, batch, device)
+        t0 = time.perf_counter()
+        steps[label]()  # warm-up: allocator, oneDNN primitives, compilation
+        first_s[label] = time.perf_counter() - t0
+    flops = _flops(steps["fp32"])
+    best = {k: float("inf") for k in steps}
+    for _ in range(ROUNDS):  # interleaved: every round times each precision once
+        for k, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    benchmark.pedantic(steps["auto"], rounds=1, iterations=1)
+    images = 2 * batch_size
+    peaks = _peaks()
+    info = {"device": device, "batch": batch_size, "threads": torch.get_num_threads(), "gflop_per_step": round(flops / 1e9, 1)}
+    for k in steps:
+        info[f"{k}_precision"] = used[k]
+        info[f"{k}_images_per_s"] = round(images / best[k], 1)
+        info[f"{k}_gflops"] = round(flops / best[k] / 1e9, 1)
+        info[f"{k}_first_step_s"] = round(first_s[k], 1)
+    for k in steps:
+        if k != "fp32":
+            info[f"{k}_over_fp32"] = round(best["fp32"] / best[k], 2)
+    if device == "cpu" and peaks["amx_bf16"] > 0:
+        info["auto_fraction_of_amx_peak"] = round(flops / best["auto"] / 1e9 / peaks["amx_bf16"], 3)
+        info["fp32_fraction_of_avx512_peak"] = round(flops / best["fp32"] / 1e9 / peaks["avx512_fp32"], 3)
+    benchmark.extra_info.update(info)
+    print(f"\n{name} {res}px {device}: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     torch.set_num_threads(threads)

@@ -266,6 +266,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loop", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="loop setting (lr, batch_size, ...)")
     p.add_argument("--graph-method", default=None, help="graph option of the method (ilcm: solution or interventions)")
     p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="conv networks' precision: auto = bf16 on CPUs with AMX and on GPUs, else fp32 (default auto)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the conv networks (pays off on long runs)")
     p.add_argument("--root", type=_path, default=None, help="folder of generated datasets (default $CRLBENCH_DATA)")
     p.add_argument("--no-generate", action="store_true", help="fail if the dataset id is not generated yet (default: generate it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -282,7 +285,7 @@ def _train(args: argparse.Namespace) -> int:
         budget=args.budget,
         device=args.device,
         params=dict(args.param),
-        loop=dict(args.loop),
+        loop={**dict(args.loop), "precision": args.precision, **({"compile": True} if args.compile else {})},
         graph_method=args.graph_method,
         progress=not args.no_progress,
         threads=args.threads,

@@ -4,12 +4,20 @@ encoding of numpy observations, and the graph learners.
 A baseline is a thin :class:`PairsMethod` subclass that builds its ``nn.Module``
 (:meth:`PairsMethod.build`) and says how to read latents and targets from it; everything
 else (views to arrays, the loop, devices, checkpoints) lives here once.
+
+A method that names an ``encoding_stage`` (a kind of
+:data:`crlbench.baselines.autoencoder.STAGE_KINDS`, e.g. ``"reduce-dim"``) trains, on image
+pairs, on the encodings of that shared stage, as ILCM's reference workflow trains ILCM and
+its baselines on the 8-dimensional encodings of one weakly supervised VAE: :meth:`fit`
+encodes the pairs once, builds the method's vector networks on the encodings and, once
+trained, prepends the stage's encoder to the method's encoder and appends its decoder to
+the method's decoder, so ``encode``, ``decode`` and ``infer_targets`` take and give images.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 import torch
@@ -20,6 +28,9 @@ from crlbench.baselines.graphs import EDGE_THRESHOLD, dag_from_weights, interven
 from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device
 from crlbench.datasets.torch_adapter import to_tensor
 from crlbench.errors import CrlbenchError
+
+if TYPE_CHECKING:
+    from crlbench.baselines.autoencoder import EncodingStage, StageSpec
 
 __all__ = ["PairsMethod", "check_pairs", "observation_shape"]
 
@@ -88,6 +99,8 @@ class PairsMethod:
     modes: ClassVar[tuple[str, ...]] = ("pairs",)
     needs_targets: ClassVar[bool] = False
     graph_methods: ClassVar[tuple[str, ...]] = ("interventions",)
+    #: Shared stage the method trains on for image pairs (``None``: end to end on images).
+    encoding_stage: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -126,6 +139,18 @@ class PairsMethod:
         """The trainable module for observations of ``obs_shape`` and ``n_vars`` variables."""
         raise NotImplementedError
 
+    def shared_stages(self, train: Any, budget: Budget) -> dict[str, StageSpec]:
+        """``{"encoding": spec}`` of :attr:`encoding_stage` on image pairs, else ``{}``."""
+        from crlbench.baselines.autoencoder import stage_spec
+
+        if self.encoding_stage is None or len(observation_shape(train.observations)) != 3:
+            return {}
+        return {"encoding": stage_spec(self.encoding_stage, budget=budget, run_loop=self.loop)}
+
+    def stage_arrays(self, view: Any) -> dict[str, Any]:
+        """The arrays a shared stage trains on: ``{"pair": (N, 2, ...)}``."""
+        return self._arrays(view)
+
     # --- the contract ----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """Everything that defines this method instance (written to the run's config.json)."""
@@ -148,28 +173,41 @@ class PairsMethod:
         *,
         workdir: str | Path | None = None,
         progress: bool | None = None,
+        stages: Mapping[str, EncodingStage] | None = None,
     ) -> TrainResult:
-        """Train on a pairs split; ``workdir`` makes the run resumable (checkpoints, log)."""
+        """Train on a pairs split; ``workdir`` makes the run resumable (checkpoints, log).
+
+        ``stages["encoding"]``, a trained shared stage, makes the method train on its
+        encodings of the pairs (see the module docstring)."""
         check_pairs(train, self.name, "train", needs_targets=self.needs_targets)
         if val is not None:
             check_pairs(val, self.name, "val", needs_targets=self.needs_targets)
         n_vars = self._n_vars(train)
         self.obs_shape = observation_shape(train.observations)
         self.n_vars = n_vars
+        stage = (stages or {}).get("encoding")
+        train_arrays, val_arrays = self._arrays(train), self._arrays(val) if val is not None else None
+        if stage is not None:
+            train_arrays = {"pair": stage.encode_pairs(train.observations)}
+            val_arrays = {"pair": stage.encode_pairs(val.observations)} if val is not None else None
+            self.obs_shape = (train_arrays["pair"].shape[-1],)
         torch.manual_seed(seed)
         self.module = self.build(self.obs_shape, n_vars)
         loop = self.loop if progress is None else _replace(self.loop, progress=progress)
         self.device = resolve_device(loop.device)
         self.result = fit_module(
             self.module,
-            self._arrays(train),
-            self._arrays(val) if val is not None else None,
+            train_arrays,
+            val_arrays,
             budget=Budget.parse(budget if budget is not None else self.default_budget),
             seed=seed,
             config=loop,
             workdir=workdir,
         )
         self.module.eval()
+        if stage is not None:  # images in, images out: the stage around the method's networks
+            self.module.encoder = nn.Sequential(stage.encoder, self.module.encoder)
+            self.module.decoder = nn.Sequential(self.module.decoder, stage.decoder)
         self._graph_weights = self._learn_graph(val if val is not None else train)
         return self.result
 

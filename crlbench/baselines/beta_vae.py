@@ -5,7 +5,10 @@ normal prior and KL weight ``beta``; the encoder and decoder are the shared bloc
 :mod:`crlbench.baselines.nn`, with as many latents as causal variables. It has no
 intervention encoder: :meth:`BetaVAE.infer_targets` labels a pair by the latent whose
 posterior mean moves most, or "none" when no latent moves by more than ``none_tol``. Its
-graph comes from the intervention-based learner on those inferred triples.
+graph comes from the intervention-based learner on those inferred triples. On image pairs
+it trains on the encodings of the shared ``"reduce-dim"`` stage
+(:mod:`crlbench.baselines.autoencoder`) when the run provides it, as the baselines of ILCM's
+CausalCircuit experiment do.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class BetaVAE(PairsMethod):
     name: ClassVar[str] = "beta-vae"
     default_loop: ClassVar[LoopConfig] = LoopConfig(batch_size=64, lr=3e-4, optimizer="adam")
     default_budget: ClassVar[str] = "20ep"
+    encoding_stage: ClassVar[str | None] = "reduce-dim"  # on images, as ILCM's reference baselines
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -13,7 +13,13 @@ CITRIS prior marginalised over the assignment, plus the target classifier:
 ``encode`` is ``f(encoder(x))``; ``decode`` goes back through ``f^{-1}`` and the decoder, so
 triplets (latents mixed per variable group) can be decoded. Budget: each stage runs the
 given budget (the flow stage works on cached vectors and costs a fraction of the first).
-The autoencoder's checkpoints live in ``workdir/autoencoder``, the flow's in ``workdir``.
+
+On images the autoencoder is a shared stage (:mod:`crlbench.baselines.autoencoder`, kind
+``"citris-ae"``): ``crlbench train`` and the leaderboard runner train it once per dataset
+version and settings (seed 0), cache it beside the dataset and reuse it for every seed, as
+the reference trains its flows on one pretrained autoencoder. Without a stage handed to
+:meth:`CitrisNF.fit` (vectors, or a direct call) the autoencoder trains within the run, its
+checkpoints in ``workdir/autoencoder``; the flow's live in ``workdir``.
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.contract import Budget
+from crlbench.baselines.autoencoder import StageSpec, stage_spec
 from crlbench.baselines.flows import citris_flow
 from crlbench.baselines.nn import make_decoder, make_encoder
-from crlbench.baselines.sequence_base import SequenceMethod
+from crlbench.baselines.sequence_base import SequenceMethod, frame_shape
 from crlbench.baselines.train import LoopConfig, TrainResult, fit_module
 from crlbench.baselines.transition_prior import TargetClassifier, TransitionPrior
 
@@ -158,6 +165,15 @@ class CitrisNF(SequenceMethod):
             return int(obs_shape[0])
         return super().n_latents(obs_shape, n_vars)
 
+    def shared_stages(self, train: Any, budget: Budget) -> dict[str, StageSpec]:
+        """On images: the autoencoder, as a shared ``"citris-ae"`` stage."""
+        shape = frame_shape(train.observations)
+        if len(shape) != 3:
+            return {}
+        h = self.hparams
+        settings = {"n_latents": self.n_latents(shape, int(np.shape(train.targets)[1])), "channels": int(h["channels"]), "latent_noise": float(h["latent_noise"])}
+        return {"autoencoder": stage_spec("citris-ae", budget=budget, run_loop=self.loop, settings=settings)}
+
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
         h = self.hparams
         m = self.n_latents(obs_shape, n_vars)
@@ -180,8 +196,13 @@ class CitrisNF(SequenceMethod):
         self, train: dict[str, Any], val: dict[str, Any] | None, budget: Budget, seed: int, loop: LoopConfig, workdir: Path | None
     ) -> TrainResult:
         mod: CitrisNFModule = self.module  # type: ignore[assignment]
-        ae_dir = workdir / "autoencoder" if workdir is not None else None
-        self.ae_result = fit_module(mod.autoencoder, train, val, budget=budget, seed=seed, config=loop, workdir=ae_dir)
+        stage = self.stages.get("autoencoder")
+        if stage is not None:
+            mod.autoencoder = stage.module  # type: ignore[assignment]  # shared, frozen
+            self.ae_result = stage.result
+        else:
+            ae_dir = workdir / "autoencoder" if workdir is not None else None
+            self.ae_result = fit_module(mod.autoencoder, train, val, budget=budget, seed=seed, config=loop, workdir=ae_dir)
         mod.autoencoder.eval()
         flow_loop = replace(loop, lr=float(self.hparams["flow_lr"]), batch_size=int(self.hparams["flow_batch_size"]))
         cached_train = self._cache(train)

@@ -8,7 +8,9 @@ The conv pair follows the description of CITRIS (Lippe et al., ICML 2022, arXiv 
 the encoder halves the resolution with stride-2 blocks (4 blocks take 64x64 to 4x4) with
 BatchNorm and SiLU; the decoder upsamples through residual blocks and ends in ``Tanh``
 (images live in [-1, 1], see :func:`crlbench.datasets.torch_dataset`). Written from the
-paper's description, not from the released code.
+paper's description, not from the released code. Both are
+:class:`~crlbench.baselines.precision.AutocastNet`: under a bf16 run their body runs in
+bfloat16 (in NHWC layout) and they return float32.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 from typing import Sequence
 
 from torch import Tensor, nn
+
+from crlbench.baselines.precision import AutocastNet
 
 __all__ = [
     "mlp",
@@ -58,7 +62,7 @@ def n_conv_blocks(resolution: int) -> int:
     return blocks
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(AutocastNet):
     """Image ``(B, 3, H, W)`` -> ``(B, out_features)`` (CITRIS-style).
 
     Each block: 3x3 conv stride 2, BatchNorm, SiLU, 3x3 conv, BatchNorm, SiLU. After the 4x4
@@ -89,8 +93,8 @@ class ConvEncoder(nn.Module):
             nn.Flatten(), nn.Linear(channels * 16, 4 * channels), nn.SiLU(), nn.Linear(4 * channels, out_features)
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
+    def body(self, x: Tensor) -> Tensor:
+        return self.head(self.features(self.layout(x)))
 
 
 class _ResidualUp(nn.Module):
@@ -113,7 +117,7 @@ class _ResidualUp(nn.Module):
         return x + self.block(x)
 
 
-class ConvDecoder(nn.Module):
+class ConvDecoder(AutocastNet):
     """Latents ``(B, in_features)`` -> image ``(B, 3, H, W)`` in [-1, 1] (CITRIS-style).
 
     A linear map to a 4x4 feature map, one residual upsampling block per doubling, then
@@ -129,8 +133,8 @@ class ConvDecoder(nn.Module):
         self.blocks = nn.Sequential(*[_ResidualUp(channels) for _ in range(n_conv_blocks(resolution))])
         self.out = nn.Sequential(nn.BatchNorm2d(channels), nn.SiLU(), nn.Conv2d(channels, 3, 1), nn.Tanh())
 
-    def forward(self, z: Tensor) -> Tensor:
-        h = self.stem(z).view(-1, self.channels, 4, 4)
+    def body(self, z: Tensor) -> Tensor:
+        h = self.layout(self.stem(z).view(-1, self.channels, 4, 4))
         return self.out(self.blocks(h))
 
 

@@ -3,7 +3,8 @@
 Run directory layout (docs/training.md)::
 
     RUN_DIR/
-      config.json      method, parameters, loop, budget, seed, device, dataset id / path / hash,
+      config.json      method, parameters, loop, budget, seed, device, precision, dataset
+                       id / path / hash, shared stages used (kind, key, weights sha256),
                        library versions
       checkpoint.pt    latest resumable state (model, optimiser, RNG, log)
       best.pt          weights with the lowest validation loss (the selected model)
@@ -58,6 +59,41 @@ def _versions() -> dict[str, str]:
     from crlbench import __version__
 
     return {"crlbench": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _precision(model: Any) -> dict[str, str] | None:
+    """What the run's conv networks compute in: ``{"requested", "used"}`` (``None`` for a
+    method outside the shared loop). Vector networks, losses and priors are float32."""
+    from crlbench.baselines.precision import resolve_precision
+    from crlbench.baselines.train import resolve_device
+
+    loop = getattr(model, "loop", None)
+    if loop is None:
+        return None
+    return {"requested": loop.precision, "used": resolve_precision(loop.precision, resolve_device(loop.device)).name}
+
+
+def _shared_stages(model: Any, ds: Any, budget: Budget | str | int | None, progress: bool) -> dict[str, Any]:
+    """The shared stages ``model`` declares on ``ds``, loaded from the dataset's folder or
+    trained there once (:func:`crlbench.baselines.autoencoder.load_or_train_stage`)."""
+    declare = getattr(model, "shared_stages", None)
+    if declare is None:
+        return {}
+    from crlbench.baselines.autoencoder import load_or_train_stage
+
+    b = Budget.parse(budget if budget is not None else model.default_budget)
+    specs = declare(ds["train"], b)
+    return {
+        name: load_or_train_stage(
+            spec,
+            dataset_id=ds.spec.dataset_id,
+            dataset_hash=ds.spec.hash,
+            folder=ds.path.parent,
+            data=lambda: (model.stage_arrays(ds["train"]), model.stage_arrays(ds["val"])),
+            progress=progress,
+        )
+        for name, spec in specs.items()
+    }
 
 
 def _observations(view: Any) -> np.ndarray:
@@ -200,6 +236,7 @@ def train(
             "dataset": {"id": ds.spec.dataset_id, "path": str(ds.path), "spec_hash": ds.spec.hash, "params": dict(ds.spec.params)},
             "versions": _versions(),
             "host": platform.node(),
+            "precision": _precision(model),
         }
         old = out / "config.json"
         if old.exists():
@@ -208,6 +245,10 @@ def train(
             if any(prev.get(k) != json.loads(json.dumps(config[k], default=str)) for k in keep):
                 raise CrlbenchError(f"{out} holds a run of another configuration; use a new --out folder or delete it")
         _write_json(config, old)
+        stages = _shared_stages(model, ds, budget, progress)  # trained once per dataset, then loaded
+        if stages:
+            config["stages"] = {name: stage.provenance() for name, stage in stages.items()}
+            _write_json(config, old)
 
         t0 = time.perf_counter()
         fit_kwargs: dict[str, Any] = {}
@@ -216,6 +257,8 @@ def train(
             fit_kwargs["workdir"] = out
         if "progress" in fit_sig:
             fit_kwargs["progress"] = progress
+        if stages:
+            fit_kwargs["stages"] = stages
         result = model.fit(ds["train"], ds["val"], Budget.parse(budget) if budget is not None else None, seed, **fit_kwargs)
         fit_s = time.perf_counter() - t0
 

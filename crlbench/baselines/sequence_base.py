@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from crlbench.baselines.contract import Budget
 from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device
 from crlbench.datasets.torch_adapter import from_tensor, to_tensor
 from crlbench.errors import CrlbenchError
+
+if TYPE_CHECKING:
+    from crlbench.baselines.autoencoder import EncodingStage, StageSpec
 
 __all__ = [
     "SequenceMethod",
@@ -229,6 +232,7 @@ class SequenceMethod:
         self.module: nn.Module | None = None
         self.result: TrainResult | None = None
         self.device = torch.device("cpu")
+        self.stages: dict[str, EncodingStage] = {}
 
     # --- to override ---------------------------------------------------------------------
     @classmethod
@@ -239,6 +243,15 @@ class SequenceMethod:
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
         """The trainable module for frames of ``obs_shape`` and ``n_vars`` causal variables."""
         raise NotImplementedError
+
+    def shared_stages(self, train: Any, budget: Budget) -> dict[str, StageSpec]:
+        """The shared pretrained stages this method uses on ``train`` (name -> spec); the
+        caller trains or loads each once per dataset and hands them to :meth:`fit`."""
+        return {}
+
+    def stage_arrays(self, view: Any) -> dict[str, Any]:
+        """The arrays a shared stage trains on: ``{"pair": (T-1, 2, ...)}`` windows."""
+        return window_arrays(view)
 
     def n_latents(self, obs_shape: tuple[int, ...], n_vars: int) -> int:
         """Latent size M: the ``n_latents`` parameter, else K for vectors and 32 for images.
@@ -267,8 +280,12 @@ class SequenceMethod:
         *,
         workdir: str | Path | None = None,
         progress: bool | None = None,
+        stages: Mapping[str, EncodingStage] | None = None,
     ) -> TrainResult:
-        """Train on windows of a TRIS rollout; ``workdir`` makes the run resumable."""
+        """Train on windows of a TRIS rollout; ``workdir`` makes the run resumable.
+
+        ``stages`` are trained shared stages (:meth:`shared_stages`) to use instead of
+        training them within the run."""
         check_sequence(train, self.name, "train")
         if val is not None:
             check_sequence(val, self.name, "val")
@@ -278,6 +295,7 @@ class SequenceMethod:
             raise CrlbenchError(f"{self.name}: train and val splits have different numbers of variables")
         loop = self.loop if progress is None else replace(self.loop, progress=progress)
         self.device = resolve_device(loop.device)
+        self.stages = dict(stages or {})
         torch.manual_seed(seed)
         self.module = self.build(self.obs_shape, self.n_vars)
         self.result = self._train(

@@ -15,7 +15,10 @@ A method hands :func:`fit_module` a :class:`Trainable` module (an ``nn.Module`` 
 - stops on a non-finite loss with :class:`TrainingDiverged`, naming the step and the last
   good checkpoint;
 - resumes from ``checkpoint.pt`` when called again on the same work folder (a killed run
-  loses at most ``val_every`` steps and then continues bit-identically on CPU).
+  loses at most ``val_every`` steps and then continues bit-identically on CPU);
+- runs the module's conv networks at the configured precision
+  (:mod:`crlbench.baselines.precision`: bf16 autocast on AMX CPUs and GPUs, fp16 with a
+  gradient scaler on GPUs without bf16) and, with ``compile``, through ``torch.compile``.
 
 The module learns how far training has got through ``progress`` in [0, 1] (step / total),
 which is how phased methods (ILCM) schedule their phases without any loop-side state.
@@ -36,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.contract import Budget
+from crlbench.baselines.precision import Precision, configure, resolve_precision
 from crlbench.errors import CrlbenchError
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "TrainingDiverged",
     "fit_module",
     "resolve_device",
+    "used_precision",
     "lr_factor",
 ]
 
@@ -94,6 +99,10 @@ class LoopConfig:
             (phased methods whose early phases optimise another objective).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         threads: ``torch.set_num_threads`` for the run (``None`` = leave as is).
+        precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"`` for the conv networks
+            (:func:`~crlbench.baselines.precision.resolve_precision`).
+        compile: ``torch.compile`` the conv networks' training forward (pays off after a
+            few hundred steps, docs/benchmarks.md).
         progress: Show a progress bar.
     """
 
@@ -110,6 +119,8 @@ class LoopConfig:
     select_after: float = 0.0
     device: str = "auto"
     threads: int | None = None
+    precision: str = "auto"
+    compile: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -121,6 +132,10 @@ class LoopConfig:
             raise CrlbenchError(f"select must be 'best' or 'last', got {self.select!r}")
         if self.batch_size < 1 or self.lr <= 0:
             raise CrlbenchError("batch_size must be >= 1 and lr > 0")
+        from crlbench.baselines.precision import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise CrlbenchError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -131,6 +146,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise CrlbenchError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
     return dev
+
+
+def used_precision(module: nn.Module, requested: str, device: torch.device | str, *, compile: bool = False) -> Precision:
+    """Resolve ``requested`` on ``device``, apply it to ``module``'s conv networks and return
+    what the run uses: fp32 when the module has no network the precision applies to."""
+    dev = torch.device(device)
+    precision = resolve_precision(requested, dev)
+    if not configure(module, precision, compile=compile):
+        return Precision("fp32", dev.type)
+    return precision
 
 
 def lr_factor(schedule: str, step: int, total: int, warmup: float = 0.0) -> float:
@@ -293,6 +318,8 @@ def fit_module(
     if config.threads:
         torch.set_num_threads(config.threads)
     module.to(device)
+    precision = used_precision(module, config.precision, device, compile=config.compile)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
     train_b = Batches(train, config.batch_size, device)
     val_b = Batches(val, config.val_batch_size, device) if val is not None else None
     total = budget.total_steps(train_b.steps_per_epoch)
@@ -305,7 +332,9 @@ def fit_module(
     fingerprint["config"].pop("progress")
     fingerprint["config"].pop("device")
     fingerprint["config"].pop("threads")
+    fingerprint["precision_used"] = precision.name  # "auto" is bf16 on one machine, fp32 on another
     log: dict[str, Any] = {"fingerprint": fingerprint, "total_steps": total, "train": [], "val": [], "status": "running"}
+    log["precision"] = {"requested": config.precision, "used": precision.name, "channels_last": precision.channels_last, "compiled": config.compile}
     step, best_val, best_step, resumed_from, wall_before = 0, math.inf, None, None, 0.0
     best_state: dict[str, Tensor] | None = None
     work = Path(workdir) if workdir is not None else None
@@ -322,6 +351,8 @@ def fit_module(
                 )
             module.load_state_dict(ck["model"])
             optimizer.load_state_dict(ck["optimizer"])
+            if "scaler" in ck:
+                scaler.load_state_dict(ck["scaler"])
             torch.set_rng_state(ck["rng"])
             step, best_val, best_step, log = ck["step"], ck["best_val"], ck["best_step"], ck["log"]
             wall_before = log.get("wall_s", 0.0)
@@ -357,10 +388,12 @@ def fit_module(
                         "Lower the learning rate or tighten gradient clipping and run again from a new folder."
                     )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
                 if config.grad_clip is not None:
+                    scaler.unscale_(optimizer)
                     logs["grad_norm"] = float(nn.utils.clip_grad_norm_(params, config.grad_clip))
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 step += 1
                 logs = {"loss": value, **logs}
                 for k, v in logs.items():
@@ -393,6 +426,7 @@ def fit_module(
                             {
                                 "model": module.state_dict(),
                                 "optimizer": optimizer.state_dict(),
+                                "scaler": scaler.state_dict(),
                                 "rng": torch.get_rng_state(),
                                 "step": step,
                                 "best_val": best_val,
