@@ -301,39 +301,22 @@ def metric_names(mode: str | None = None) -> tuple[str, ...]:
     return tuple(m.name for m in METRICS if mode is None or mode in m.shown_on)
 
 
-def evaluate_latents(
-    y_true: np.ndarray,
-    latents: np.ndarray,
-    *,
-    variables: Sequence[Variable] | None = None,
-    assignment: np.ndarray | None = None,
-    probe: str | Probe = "mlp",
-    dci_regressor: str = "gbt",
-    true_graph: np.ndarray | None = None,
-    learned_graph: np.ndarray | None = None,
-    graph_matching: np.ndarray | None = None,
-    graph_threshold: float = 0.5,
-    reversal_cost: int = 1,
-    seed: int = 0,
-    n_jobs: int = 1,
-    match_groups: bool = False,
-) -> dict[str, Any]:
+def evaluate_latents(y_true: np.ndarray, latents: np.ndarray, **options: Any) -> dict[str, Any]:
     """The canonical suite on arrays: every :data:`METRICS` entry the inputs allow.
 
-    Args: as :class:`Scoring`.
+    Args:
+        y_true: (N, D) true factors of an i.i.d. probe set.
+        latents: (N, M) learned latents of the same samples.
+        options: Keyword arguments of :class:`Scoring` (``variables``, ``assignment``,
+            ``probe``, ``dci_regressor``, graphs, targets, triplets, ``seed``, ...).
 
     Returns:
-        A flat dict: the :func:`probe_matrices` entries, ``mcc_pearson``,
-        ``mcc_spearman`` (+ ``*_per_dim``), ``dci_disentanglement``,
-        ``dci_completeness``, ``dci_informativeness_error``, ``dci_importances``, and
-        ``shd``, ``edge_precision``, ``edge_recall`` when graphs are given.
+        A flat dict: the :func:`probe_matrices` entries, every metric the inputs allow
+        (``mcc_pearson``, ``mcc_spearman``, ``dci_*``; ``shd``, ``edge_precision``,
+        ``edge_recall`` when graphs are given; ...), ``mcc_*_per_dim`` and
+        ``dci_importances``.
     """
-    s = Scoring(
-        y_true, latents, variables=variables, assignment=assignment, probe=probe,
-        dci_regressor=dci_regressor, seed=seed, n_jobs=n_jobs, match_groups=match_groups,
-        true_graph=true_graph, learned_graph=learned_graph, graph_matching=graph_matching,
-        graph_threshold=graph_threshold, reversal_cost=reversal_cost,
-    )
+    s = Scoring(y_true, latents, **options)
     result: dict[str, Any] = {**s.probes, **s.metrics()}
     result.update(
         mcc_pearson_per_dim=s.mcc("pearson"), mcc_spearman_per_dim=s.mcc("spearman"), dci_importances=s.dci.importances
