@@ -28,7 +28,7 @@ from crlbench.executors import THREADS_ENV
 from crlbench.registry import DATASETS
 
 #: Scene -> (dataset id, frames).
-CASES = {"causal-circuit": ("causal-circuit-tris-v1", 8000), "causal3dident": ("causal3dident-tris-v1", 800)}
+CASES = {"causal-circuit": ("causal-circuit-tris-v1", 8000), "causal3dident": ("causal3dident-tris-v2", 800)}
 SHARDS = 8
 ROUNDS = 3
 

@@ -257,14 +257,14 @@ register_datasets(
 # --- causal3dident (Blender) -------------------------------------------------------------
 register_datasets(
     "causal3dident",
-    1,
+    2,
     {
         "sequences": "Temporal Causal3DIdent (teapot), TRIS sequences with Bernoulli(1/6) targets (CITRIS)",
         "pairs": "Causal3DIdent (teapot), instantaneous SCM: image pairs sharing exogenous noise",
         "triplets": "Causal3DIdent (teapot), triplets: two states and a mask-mixed third, rendered anew",
     },
     {
-        # smoke: ~2k frames, a few seconds per worker at the default render settings.
+        # smoke: ~2k frames, about a minute with 2 workers at the default render settings.
         # paper: CITRIS' 250k-frame training sequence; the other splits are crlbench's sizes.
         "sequences": {
             "smoke": {"train": 1000, "val": 200, "test": 200, "test_indep": 400, "test_triplets": 100},
@@ -285,8 +285,8 @@ register_datasets(
     policy={"sequences": "bernoulli", "pairs": "single", "triplets": "bernoulli"},
     # p = 1/6: the released generator's rate for the teapot (a third of steps untouched).
     policy_params={"sequences": {"p": 1 / 6}, "pairs": {}, "triplets": {}},
-    # Cycles, 4 samples, no denoising; blender.REFERENCE_RENDER (128 samples, denoised)
-    # is the original's look.
+    # Cycles, 8 samples, OIDN balanced; blender.REFERENCE_RENDER (128 samples, denoised)
+    # is the original's settings.
     render=dict(DEFAULT_RENDER),
 )
 # --- end causal3dident -------------------------------------------------------------------
@@ -304,5 +304,7 @@ CHANGELOG: dict[str, tuple[tuple[int, str, str], ...]] = {
     ),
     "causal3dident": (
         (1, "2026-11-23", "first release: Blender Cycles teapot scene, 64 px, 4 samples; tris, pairs, triplets"),
+        (2, "2026-12-02", "the original's look: its camera, lights, rubber material, teapot size and pose, "
+         "spotlight; 8 samples, denoised; v1 withdrawn (its images do not match the original's)"),
     ),
 }

@@ -35,7 +35,7 @@ def test_tracks_lists_every_protocol_and_the_ids(capsys):
     code, out, _ = run(capsys, "tracks")
     lines = out.splitlines()
     assert code == 0 and len(lines) == len(PROTOCOLS)
-    assert any(line.startswith("causal3dident-tris-v1") and "smoke" in line and "32px" in line and "latents 16" in line for line in lines)
+    assert any(line.startswith("causal3dident-tris-v2") and "smoke" in line and "32px" in line and "latents 16" in line for line in lines)
     code, out, _ = run(capsys, "tracks", "--ids")
     assert code == 0 and out.split() == tracks()
 

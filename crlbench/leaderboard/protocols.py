@@ -161,9 +161,9 @@ PROTOCOLS: dict[tuple[str, str], Protocol] = {
         paper={"budget": "200ep", "batch_size": 512},
     ),
     **_image_track("causal-circuit-tris-v1", smoke_budget="300steps", smoke_batch=64, paper_budget="200ep", paper_batch=512),
-    **_image_track("causal3dident-tris-v1", smoke_budget="300steps", smoke_batch=64, paper_budget="200ep", paper_batch=512),
+    **_image_track("causal3dident-tris-v2", smoke_budget="300steps", smoke_batch=64, paper_budget="200ep", paper_batch=512),
     **_image_track("causal-circuit-pairs-v1", smoke_budget="300steps", smoke_batch=32, paper_budget="100ep", paper_batch=64),
-    **_image_track("causal3dident-pairs-v1", smoke_budget="300steps", smoke_batch=32, paper_budget="100ep", paper_batch=64),
+    **_image_track("causal3dident-pairs-v2", smoke_budget="300steps", smoke_batch=32, paper_budget="100ep", paper_batch=64),
 }
 
 

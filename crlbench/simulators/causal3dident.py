@@ -2,11 +2,13 @@
 
 Description
     One object (the Utah teapot by default) floats above a coloured ground plane, lit by a
-    coloured spotlight that circles it; the camera looks down at the plane. Seven causal
+    coloured spotlight that circles it, seen from the original's camera: at (8, 0, 8),
+    looking 45 degrees down at the origin, so the image's column follows y and its row
+    follows z and x. The scene is the original's, rebuilt in code from its facts. Seven causal
     variables (ten dimensions) move half way towards goals set by their parents, with
     Gaussian noise, and are resampled uniformly when intervened on. Rendered with Cycles
     through ``bpy`` (see :mod:`crlbench.simulators.blender`); the mechanism below follows
-    REFERENCE.md ("Temporal Causal3DIdent") and CITRIS' released generator.
+    the CITRIS paper and its released generator.
 
 Causal variables
     ======  ==================  ============  =======================================
@@ -75,8 +77,11 @@ Parameters
     ``instantaneous``: the iCITRIS variant. ``teapot_segments``: Bezier tessellation.
 
 Version history
-    v1: initial release (crlbench's own camera, ambient fill and six procedural shapes; the
-    original's scene file and scanned meshes are not public).
+    v2: the original's scene: camera, lens, sun and area lights, CLEVR's rubber material,
+    ground depth, object lift and size, spotlight power, cone and height, and the teapot at
+    the original's size and pose; measured against released frames (docs/scenes).
+    v1: crlbench's own look (a camera straight down, an ambient fill, a smaller teapot);
+    withdrawn, its images do not match the original's.
 """
 
 from __future__ import annotations
@@ -137,7 +142,7 @@ class Causal3DIdent(Scene):
     """Temporal Causal3DIdent; see the module docstring for the full description."""
 
     name: ClassVar[str] = "causal3dident"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     description: ClassVar[str] = "Blender teapot under a circling coloured spotlight (CITRIS' Temporal Causal3DIdent)"
     default_params: ClassVar[Mapping[str, Any]] = {
         "shapes": ["teapot"],

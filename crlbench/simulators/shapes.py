@@ -1,15 +1,19 @@
 """Meshes for Causal3DIdent: the Utah teapot and six further shapes, all generated in code.
 
 Every builder returns ``(vertices, faces)``: float64 ``(V, 3)`` and a list of index tuples
-(triangles or quads), centred on the bounding-box centre and scaled to a bounding sphere of
-radius 1, z up. The scene scales them by 1.5 as the original does.
+(triangles or quads), z up, in scene units at scale 1 (the scene scales them by 1.5, as the
+original does).
 
 The teapot is tessellated from Martin Newell's 32 bicubic Bezier patches (public domain;
-``assets/teapot_bezier.json`` says where the numbers come from). The original dataset's six
-other meshes (armadillo, hare, cow, dragon, head, horse) are scans that may not be
-redistributed, so crlbench ships six distinct procedural shapes instead, chosen to be
-mostly asymmetric so that the object rotation stays visible; :func:`load_obj` reads a
-user's own meshes (for example the original ones).
+``assets/teapot_bezier.json`` says where the numbers come from) and placed as the
+original's: 2.961 x 2.961 x 1.999, its spout towards (+x, -y) (the long axis on the
+diagonal, so the bounding box is square), its origin on the body's axis 0.907 above the
+base. The original dataset's six other meshes (armadillo, hare, cow, dragon, head, horse)
+are scans that may not be redistributed, so crlbench ships six distinct procedural shapes
+instead, chosen to be mostly asymmetric so that the object rotation stays visible;
+:func:`load_obj` reads a user's own meshes (for example the original ones). Those are
+centred on their bounding box and scaled to the teapot's largest dimension, so every shape
+sits in the scene as the teapot does.
 
 This module imports no Blender: it is plain numpy and runs in the unit tests.
 """
@@ -26,19 +30,24 @@ import numpy as np
 
 from crlbench.errors import CrlbenchError
 
-__all__ = ["Mesh", "SHAPES", "BUILTIN_SHAPES", "teapot", "load_obj", "get_mesh", "normalize"]
+__all__ = ["Mesh", "SHAPES", "BUILTIN_SHAPES", "TEAPOT_DIMENSIONS", "teapot", "load_obj", "get_mesh", "normalize"]
 
 Mesh = tuple[np.ndarray, list[tuple[int, ...]]]
 
 _ASSETS = Path(__file__).parent / "assets"
 
+#: The original teapot's bounding box at scale 1 (x, y, z).
+TEAPOT_DIMENSIONS = (2.961, 2.961, 1.999)
+#: Its origin's height above its base.
+TEAPOT_ORIGIN_HEIGHT = 0.907
+
 
 def normalize(vertices: np.ndarray) -> np.ndarray:
-    """Centre on the bounding-box centre, scale to a bounding sphere of radius 1."""
+    """Centre on the bounding-box centre, scale the largest dimension to the teapot's."""
     v = np.asarray(vertices, dtype=np.float64)
     v = v - (v.min(axis=0) + v.max(axis=0)) / 2
-    r = np.sqrt((v**2).sum(axis=1)).max()
-    return v / (r if r > 0 else 1.0)
+    span = (v.max(axis=0) - v.min(axis=0)).max()
+    return v * (max(TEAPOT_DIMENSIONS) / span if span > 0 else 1.0)
 
 
 def _weld(vertices: np.ndarray, faces: np.ndarray, decimals: int = 6) -> Mesh:
@@ -107,7 +116,12 @@ def teapot(segments: int = 8) -> Mesh:
     n = segments + 1
     faces = np.concatenate([_grid_faces(n, n) + k * n * n for k in range(len(grids))])
     v, f = _weld(np.concatenate([g.reshape(-1, 3) for g in grids]), faces)
-    return normalize(v), f
+    # Newell's data: body axis = z axis, base at z = 0, spout towards +x. Scale to the
+    # original's height, turn the spout to (+x, -y), lower the base below the origin.
+    v = v * (TEAPOT_DIMENSIONS[2] / np.ptp(v[:, 2]))
+    h = np.sqrt(0.5)  # cos and sin of the -45 degree turn about z
+    x, y, z = v.T
+    return np.stack([h * (x + y), h * (y - x), z - z.min() - TEAPOT_ORIGIN_HEIGHT], axis=1), f
 
 
 # --- six procedural shapes -------------------------------------------------------------

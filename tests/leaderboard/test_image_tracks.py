@@ -15,8 +15,8 @@ from crlbench.leaderboard.runner import run_dir, run_one
 CASES = [
     ("causal-circuit-tris-v1", "citris-nf"),
     ("causal-circuit-pairs-v1", "ilcm"),
-    pytest.param("causal3dident-tris-v1", "citris-vae", marks=pytest.mark.slow),
-    pytest.param("causal3dident-pairs-v1", "disentangled-vae", marks=pytest.mark.slow),
+    pytest.param("causal3dident-tris-v2", "citris-vae", marks=pytest.mark.slow),
+    pytest.param("causal3dident-pairs-v2", "disentangled-vae", marks=pytest.mark.slow),
 ]
 
 

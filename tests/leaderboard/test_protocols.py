@@ -13,7 +13,7 @@ from crlbench.leaderboard.protocols import PROTOCOLS, TIERS, protocol, tracks
 from crlbench.registry import DATASETS
 
 OFFICIAL = Path(__file__).parents[2] / "results" / "smoke"
-IMAGE_TRACKS = ["causal-circuit-tris-v1", "causal3dident-tris-v1", "causal-circuit-pairs-v1", "causal3dident-pairs-v1"]
+IMAGE_TRACKS = ["causal-circuit-tris-v1", "causal3dident-tris-v2", "causal-circuit-pairs-v1", "causal3dident-pairs-v2"]
 
 
 def test_every_scene_and_training_mode_has_a_track_in_both_tiers():
