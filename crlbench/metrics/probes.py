@@ -1,23 +1,32 @@
 """Probes: regressors from each latent group to every causal dimension (CITRIS R² matrix).
 
 Fitting lives here, apart from the scoring cores in ``r2.py`` and ``correlation.py``.
-:func:`fit_probe_predictions` standardises the latents with the fitting half's statistics,
-splits the probe set 50/50 with a fixed seed, trains one probe per latent group (group 0 =
-unassigned latents) on the fitting half and predicts the scored half.
+:func:`fit_probe_predictions` splits the probe set 50/50, standardises the latents, trains
+the probe on the fitting half and predicts the scored half from each latent group (group 0 =
+unassigned latents).
 
 Probes (registry :data:`PROBES`; pass a name or an instance):
 
-- ``"mlp"`` (faithful, default): the CITRIS probe, an MLP with 2 hidden layers of 128 and
-  Tanh, per group; targets are the kind encodings (range-scaled value, (sin, cos),
-  one-hot) with MSE, and cross-entropy for categories; Adam, lr 4e-3, batch 512, 100
-  epochs. All K+1 groups train together as one batched network (``bmm``), which equals K+1
-  independent networks since Adam is elementwise and the losses add up.
+- ``"mlp"`` (faithful, default): CITRIS's probe (``models/shared/callbacks.py`` of
+  phlippe/CITRIS), :class:`CITRISProbe`: *one* MLP for all groups, whose input is the
+  group's latents (the others zeroed) concatenated with the group's 0/1 mask; 2 hidden
+  layers of 128 with Tanh; a ``TanhScaled(2)`` head per continuous dimension (targets
+  mapped from their range to [-2, 2]) trained with MSE, a 2-D head per angle trained with
+  ``1 - cos`` of the angle between prediction and ``(sin, cos)`` plus ``0.1 (2 - |v|)^2``,
+  a logit head per category with cross-entropy; the loss is the sum over dimensions;
+  AdamW (no weight decay), lr 4e-3, batch 512 over (sample, group) examples, 100 epochs.
+  The split is CITRIS's (torch ``random_split`` with seed 42) and the latents are
+  standardised over all samples (std clamped at 0.01).
+- ``"mlp-groups"``: K+1 separate MLPs (2 x 128, Tanh), one per group, on the kind
+  encodings (range-scaled value, (sin, cos), one-hot) with MSE, and cross-entropy for
+  categories; Adam, lr 4e-3, batch 512, 100 epochs; crlbench's split (seeded by
+  ``seed``) and the fitting half's statistics.
 - ``"kernel"`` (fast): ridge regression on the group's latents plus 512 random Fourier
   features of an RBF kernel (length scale sqrt(group size) on standardised latents).
 - ``"linear"`` (fast, for linear identifiability): ridge regression on the group's latents.
 
-The difference between ``"kernel"`` and ``"mlp"`` is bounded in ``docs/metrics.md`` and
-tested in ``tests/metrics/test_fast_vs_faithful.py``.
+The differences between the probes are measured in ``docs/metrics.md`` and bounded in
+``tests/metrics/test_fast_vs_faithful.py``.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from crlbench.metrics.matching import match_assignment
 
 __all__ = [
     "Probe",
+    "CITRISProbe",
     "MLPProbe",
     "LinearProbe",
     "KernelProbe",
@@ -51,7 +61,15 @@ __all__ = [
 
 
 class Probe(Protocol):
-    """Fits one regressor per latent group and predicts encoded targets."""
+    """Fits a regressor for each latent group and predicts encoded targets.
+
+    ``split_seed``: the probe's own split seed (``None``: the caller's ``seed``, with
+    crlbench's split); ``standardise_all``: standardise the latents with all samples'
+    statistics (else the fitting half's).
+    """
+
+    split_seed: int | None
+    standardise_all: bool
 
     def fit_predict(
         self,
@@ -61,36 +79,120 @@ class Probe(Protocol):
         masks: np.ndarray,
         *,
         ce_blocks: Sequence[slice],
+        angle_blocks: Sequence[slice] = (),
         seed: int,
     ) -> np.ndarray:
         """Args: x_fit (N1, M), t_fit (N1, C) encoded targets, x_eval (N2, M), masks
         (G, M) bool (latents of each group), ce_blocks (column slices trained with
-        cross-entropy). Returns (G, N2, C) encoded predictions."""
+        cross-entropy), angle_blocks (the (sin, cos) column pairs of angles). Returns
+        (G, N2, C) encoded predictions."""
         ...
+
+
+def _linear_params(sizes: Sequence[int], gen: "torch.Generator", lead: tuple[int, ...] = ()) -> list["torch.Tensor"]:
+    """PyTorch's default ``nn.Linear`` initialisation, drawn from ``gen`` (no global seed):
+    ``[w0, b0, w1, b1, ...]`` with ``w`` ``(*lead, fan_in, fan_out)``, ``b`` ``(*lead, 1, fan_out)``."""
+    import torch
+
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        w = (torch.rand(*lead, fan_in, fan_out, generator=gen) * 2 - 1) * bound
+        b = (torch.rand(*lead, 1, fan_out, generator=gen) * 2 - 1) * bound
+        params += [w.requires_grad_(), b.requires_grad_()]
+    return params
+
+
+@dataclass(frozen=True)
+class CITRISProbe:
+    """CITRIS's probe (see the module docstring); settings are fixed so that R² values compare."""
+
+    hidden: int = 128
+    epochs: int = 100
+    batch_size: int = 512
+    lr: float = 4e-3
+    continuous_scale: float = 2.0
+    angle_norm_weight: float = 0.1
+    split_seed: int | None = 42
+    standardise_all: bool = True
+
+    def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, angle_blocks=(), seed):  # noqa: D102
+        import torch  # heavy; only when an MLP probe is used
+
+        gen = torch.Generator().manual_seed(int(seed))
+        g, m = masks.shape
+        c = t_fit.shape[1]
+        trunk = _linear_params([2 * m, self.hidden, self.hidden], gen)
+        head = _linear_params([self.hidden, c], gen)  # all heads side by side
+        params = trunk + head
+        special = [col for s in (*ce_blocks, *angle_blocks) for col in range(c)[s]]
+        cont = torch.ones(c, dtype=torch.bool)
+        cont[special] = False
+        sc = self.continuous_scale
+        mask_t = torch.as_tensor(masks, dtype=torch.float32)  # (G, M)
+
+        def forward(x: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+            mk = mask_t[groups]
+            h = torch.cat([x * mk, mk], dim=-1)
+            h = torch.tanh(h @ trunk[0] + trunk[1][0])
+            h = torch.tanh(h @ trunk[2] + trunk[3][0])
+            out = h @ head[0] + head[1][0]
+            return torch.where(cont, sc * torch.tanh(out / sc), out)  # TanhScaled on continuous heads
+
+        def loss_fn(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            loss = ((out[:, cont] - sc * t[:, cont]) ** 2).mean(0).sum()
+            for s in angle_blocks:
+                v = out[:, s]
+                loss = loss + (1 - torch.nn.functional.cosine_similarity(v, t[:, s], dim=-1)).mean()
+                loss = loss + self.angle_norm_weight * ((2 - v.norm(dim=-1)) ** 2).mean()
+            for s in ce_blocks:
+                loss = loss - (torch.log_softmax(out[:, s], -1) * t[:, s]).sum(-1).mean()
+            return loss
+
+        x = torch.as_tensor(x_fit, dtype=torch.float32)
+        t = torch.as_tensor(t_fit, dtype=torch.float32)
+        n = len(x)
+        # One example per (sample, group), as CITRIS's expanded inputs.
+        ex_sample = torch.arange(n).repeat_interleave(g)
+        ex_group = torch.arange(g).repeat(n)
+        opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.0)
+        for _ in range(self.epochs):
+            perm = torch.randperm(n * g, generator=gen)
+            for i in range(0, n * g, self.batch_size):
+                idx = perm[i : i + self.batch_size]
+                si = ex_sample[idx]
+                loss = loss_fn(forward(x[si], ex_group[idx]), t[si])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            xe = torch.as_tensor(x_eval, dtype=torch.float32)
+            out = torch.stack([forward(xe, torch.full((len(xe),), k, dtype=torch.long)) for k in range(g)])
+            out[..., cont] = out[..., cont] / sc  # back to the kind encoding
+        return out.double().numpy()
 
 
 @dataclass(frozen=True)
 class MLPProbe:
-    """The CITRIS MLP probe; settings are fixed so that R² values are comparable."""
+    """K+1 separate MLPs, one per group (``"mlp-groups"``, see the module docstring).
+
+    All groups train together as one batched network (``bmm``), which equals K+1
+    independent networks since Adam is elementwise and the losses add up.
+    """
 
     hidden: tuple[int, ...] = (128, 128)
     epochs: int = 100
     batch_size: int = 512
     lr: float = 4e-3
+    split_seed: int | None = None
+    standardise_all: bool = False
 
-    def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, seed):  # noqa: D102
-        import torch  # heavy; only when the MLP probe is used
+    def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, angle_blocks=(), seed):  # noqa: D102
+        import torch  # heavy; only when an MLP probe is used
 
         gen = torch.Generator().manual_seed(int(seed))
         g, m = masks.shape
-        sizes = [m, *self.hidden, t_fit.shape[1]]
-        params = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            # PyTorch's default Linear init, drawn from our own generator (no global seed).
-            bound = 1.0 / np.sqrt(fan_in)
-            w = (torch.rand(g, fan_in, fan_out, generator=gen) * 2 - 1) * bound
-            b = (torch.rand(g, 1, fan_out, generator=gen) * 2 - 1) * bound
-            params += [w.requires_grad_(), b.requires_grad_()]
+        params = _linear_params([m, *self.hidden, t_fit.shape[1]], gen, (g,))
         mask = torch.as_tensor(masks, dtype=torch.float32)[:, None, :]
         mse = torch.ones(t_fit.shape[1], dtype=torch.bool)
         for s in ce_blocks:
@@ -140,12 +242,14 @@ class LinearProbe:
     """Ridge regression from a group's latents (fast; captures linear information only)."""
 
     alpha: float = 1e-4
+    split_seed: int | None = None
+    standardise_all: bool = False
 
     def features(self, x: np.ndarray, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
         """The feature map fitted on ``x`` (N, d): identity for the linear probe."""
         return lambda a: a
 
-    def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, seed):  # noqa: D102
+    def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, angle_blocks=(), seed):  # noqa: D102
         out = np.empty((len(masks), len(x_eval), t_fit.shape[1]))
         for g, mask in enumerate(masks):
             rng = np.random.default_rng([int(seed), g])
@@ -177,7 +281,7 @@ class KernelProbe(LinearProbe):
         return lambda a: np.concatenate([a, scale * np.cos(a @ w + b)], axis=1)
 
 
-PROBES: dict[str, Probe] = {"mlp": MLPProbe(), "kernel": KernelProbe(), "linear": LinearProbe()}
+PROBES: dict[str, Probe] = {"mlp": CITRISProbe(), "mlp-groups": MLPProbe(), "kernel": KernelProbe(), "linear": LinearProbe()}
 
 
 @dataclass(frozen=True)
@@ -197,6 +301,20 @@ class ProbeOutput:
     assignment: np.ndarray
     matched: bool
     score_index: np.ndarray
+
+
+def _torch_split(n: int, split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """CITRIS's split: ``torch.utils.data.random_split`` with a generator seeded ``seed``
+    (a ``torch.randperm``, the first ``int(split * n)`` indices fitting), sorted."""
+    import torch
+
+    if not 0.0 < split < 1.0:
+        raise CrlbenchError(f"split must be in (0, 1), got {split}")
+    n_fit = int(split * n)
+    if n_fit < 2 or n - n_fit < 2:
+        raise CrlbenchError(f"need at least 2 samples on each side of the split, got N={n}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed))).numpy()
+    return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
 
 
 def fit_probe_predictions(
@@ -219,7 +337,8 @@ def fit_probe_predictions(
             matches one on the fitting half (:func:`~crlbench.metrics.matching.match_assignment`).
         probe: A name in :data:`PROBES` or a :class:`Probe`.
         split: Fraction of samples used for fitting.
-        seed: Seeds the split and the probe.
+        seed: Seeds the probe, and the split unless the probe fixes its own
+            (``"mlp"``: CITRIS's seed 42).
 
     Returns:
         A :class:`ProbeOutput`.
@@ -232,7 +351,10 @@ def fit_probe_predictions(
         if probe not in PROBES:
             raise CrlbenchError(f"probe must be one of {sorted(PROBES)} or a Probe, got {probe!r}")
         probe = PROBES[probe]
-    fit, score = split_indices(n, split, seed)
+    if probe.split_seed is None:
+        fit, score = split_indices(n, split, seed)
+    else:
+        fit, score = _torch_split(n, split, probe.split_seed)
     matched = assignment is None
     if matched:
         assignment = match_assignment(y_true[fit], latents[fit], variables=variables)
@@ -240,11 +362,16 @@ def fit_probe_predictions(
     groups = np.argmax(assignment, axis=1)
     masks = groups[None, :] == np.arange(len(variables) + 1)[:, None]
 
-    mu, sd = latents[fit].mean(0), latents[fit].std(0)
-    x = (latents - mu) / np.where(sd > 0, sd, 1.0)
+    if probe.standardise_all:  # CITRIS: all samples, torch's unbiased std clamped at 0.01
+        x = (latents - latents.mean(0)) / np.maximum(latents.std(0, ddof=1), 1e-2)
+    else:
+        mu, sd = latents[fit].mean(0), latents[fit].std(0)
+        x = (latents - mu) / np.where(sd > 0, sd, 1.0)
     t_fit = kinds.encode(y_true[fit], variables)
     cols = kinds.encoded_columns(variables)
-    ce = [c for c, v in zip(cols, kinds.dim_variables(variables)) if kinds.KINDS[v.kind].loss == "ce"]
-    enc = probe.fit_predict(x[fit], t_fit, x[score], masks, ce_blocks=ce, seed=seed)
+    dims = kinds.dim_variables(variables)
+    ce = [c for c, v in zip(cols, dims) if kinds.KINDS[v.kind].loss == "ce"]
+    angles = [c for c, v in zip(cols, dims) if v.kind == "angle"]
+    enc = probe.fit_predict(x[fit], t_fit, x[score], masks, ce_blocks=ce, angle_blocks=angles, seed=seed)
     preds = kinds.decode(enc, variables)
     return ProbeOutput(y_true[score], preds, assignment, matched, score)

@@ -213,7 +213,7 @@ def test_non_square_graph():
 
 
 def test_unknown_option_names_choices():
-    with pytest.raises(ValueError, match=r"probe must be one of \['kernel', 'linear', 'mlp'\]"):
+    with pytest.raises(ValueError, match=r"probe must be one of \['kernel', 'linear', 'mlp', 'mlp-groups'\]"):
         M.probe_matrices(Y, Z, variables=MIXED, assignment=A, probe="svm")
     with pytest.raises(ValueError, match=r"method must be one of"):
         M.mcc_score(Y, Z, method="kendall")

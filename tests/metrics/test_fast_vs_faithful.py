@@ -5,6 +5,8 @@ checked here on smaller versions of them:
 
 - R² / Spearman matrices, ``probe="kernel"`` vs the CITRIS MLP: |diag| <= 0.02,
   |sep| <= 0.03;
+- R² matrix, the CITRIS MLP (``"mlp"``) vs crlbench's earlier per-group MLPs
+  (``"mlp-groups"``): |diag|, |sep| <= 0.015;
 - DCI, ``regressor="gbt_fast"`` vs scikit-learn's default gradient boosting:
   |disentanglement|, |completeness| <= 0.05.
 """
@@ -18,6 +20,7 @@ from crlbench.metrics._synthetic import SCENARIOS, make_latents
 
 PROBE_BOUND = {"r2_diag": 0.02, "r2_sep": 0.03, "spearman_diag": 0.02, "spearman_sep": 0.03}
 DCI_BOUND = {"disentanglement": 0.05, "completeness": 0.05}
+PROBE_KIND_BOUND = {"r2_diag": 0.015, "r2_sep": 0.015}
 
 
 def _check_probe(y, z, a, v):
@@ -38,6 +41,15 @@ def _check_dci(y, z, v):
 @pytest.mark.parametrize("scenario", ["disentangled", "entangled"])
 def test_probe_bound_small(scenario):
     _check_probe(*make_latents(scenario, n=1200, n_dims=4, n_latents=10, seed=3))
+
+
+@pytest.mark.parametrize("scenario", ["disentangled", "entangled"])
+def test_citris_probe_vs_group_probes_small(scenario):
+    y, z, a, v = make_latents(scenario, n=1200, n_dims=4, n_latents=10, seed=3)
+    citris = probe_matrices(y, z, variables=v, assignment=a, probe="mlp")
+    groups = probe_matrices(y, z, variables=v, assignment=a, probe="mlp-groups")
+    for key, bound in PROBE_KIND_BOUND.items():
+        assert abs(citris[key] - groups[key]) <= bound, (key, citris[key], groups[key])
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

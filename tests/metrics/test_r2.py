@@ -8,7 +8,7 @@ from sklearn.metrics import r2_score
 
 from crlbench.core import Variable
 from crlbench.metrics import diag_score, probe_matrices, r2_matrix, sep_error, typed_r2_score
-from crlbench.metrics.probes import MLPProbe
+from crlbench.metrics.probes import PROBES, CITRISProbe, MLPProbe, fit_probe_predictions
 
 from .conftest import identity_assignment, sample_truth
 
@@ -116,10 +116,10 @@ def test_identity_encoder_diag_one_sep_zero_kernel(rng, mixed):
     assert r["assignment_matched"] is False
 
 
-def test_identity_encoder_mlp_probe(rng, mixed):
+@pytest.mark.parametrize("probe", [CITRISProbe(epochs=30), MLPProbe(epochs=60)], ids=["mlp", "mlp-groups"])
+def test_identity_encoder_mlp_probe(rng, mixed, probe):
     y = sample_truth(rng, 800, mixed)
-    z = _identity_latents(y, rng)
-    probe = MLPProbe(epochs=60)  # the fixed default is 100; shortened for test time
+    z = _identity_latents(y, rng)  # the fixed defaults are 100 epochs; shortened for test time
     r = probe_matrices(y, z, variables=mixed, assignment=identity_assignment(mixed, 2), probe=probe)
     assert r["r2_diag"] > 0.95
     assert abs(r["r2_sep"]) < 0.06
@@ -163,3 +163,50 @@ def test_seed_is_deterministic(rng, mixed):
     r1 = probe_matrices(y, z, variables=mixed, assignment=a, probe=probe, seed=3)
     r2 = probe_matrices(y, z, variables=mixed, assignment=a, probe=probe, seed=3)
     np.testing.assert_array_equal(r1["r2"], r2["r2"])
+
+
+def test_faithful_probe_is_citris():
+    assert isinstance(PROBES["mlp"], CITRISProbe) and isinstance(PROBES["mlp-groups"], MLPProbe)
+    p = PROBES["mlp"]
+    assert (p.hidden, p.epochs, p.batch_size, p.lr, p.continuous_scale) == (128, 100, 512, 4e-3, 2.0)
+    assert (p.split_seed, p.standardise_all) == (42, True)
+
+
+def test_citris_split_is_torch_random_split_seed_42(rng, mixed):
+    import torch
+
+    n = 301
+    y = sample_truth(rng, n, mixed)
+    z = _identity_latents(y, rng)
+    out = fit_probe_predictions(y, z, variables=mixed, assignment=identity_assignment(mixed, 2),
+                                probe=CITRISProbe(epochs=1), seed=7)
+    _, test = torch.utils.data.random_split(range(n), [n // 2, n - n // 2], generator=torch.Generator().manual_seed(42))
+    np.testing.assert_array_equal(out.score_index, np.sort(np.asarray(test.indices)))
+
+
+def test_citris_probe_outputs(rng, mixed):
+    """One network for every group (inputs: masked latents + mask), TanhScaled(2) continuous
+    heads, angle vectors pulled to norm 2, standardised over all samples."""
+    from crlbench.metrics import kinds
+
+    y = sample_truth(rng, 600, mixed)
+    z = _identity_latents(y, rng) * 50.0 + 7.0  # scale and offset do not matter
+    a = identity_assignment(mixed, 2)
+    groups = np.argmax(a, axis=1)
+    masks = groups[None, :] == np.arange(len(mixed) + 1)[:, None]
+    x = (z - z.mean(0)) / z.std(0, ddof=1)
+    t = kinds.encode(y, mixed)
+    cols = kinds.encoded_columns(mixed)
+    dims = kinds.dim_variables(mixed)
+    ce = [c for c, v in zip(cols, dims) if v.kind == "categorical"]
+    ang = [c for c, v in zip(cols, dims) if v.kind == "angle"]
+    cont = [c.start for c, v in zip(cols, dims) if v.kind == "continuous"]
+    enc = CITRISProbe(epochs=40).fit_predict(x[:300], t[:300], x[300:], masks, ce_blocks=ce, angle_blocks=ang, seed=0)
+    assert enc.shape == (len(masks), 300, t.shape[1])
+    assert np.abs(enc[..., cont]).max() <= 1.0  # tanh-bounded (the range maps to [-2, 2])
+    for s in ang:
+        norm = np.linalg.norm(enc[..., s], axis=-1)
+        assert abs(np.median(norm) - 2.0) < 0.3
+    r_fixed = probe_matrices(y, z, variables=mixed, assignment=a, probe=CITRISProbe(epochs=3), seed=0)
+    r_moved = probe_matrices(y, z / 50.0, variables=mixed, assignment=a, probe=CITRISProbe(epochs=3), seed=0)
+    np.testing.assert_allclose(r_fixed["r2"], r_moved["r2"], atol=1e-5)
