@@ -264,7 +264,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="method hyperparameter")
     p.add_argument("--loop", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="loop setting (lr, batch_size, ...)")
-    p.add_argument("--graph-method", default=None, help="graph option of the method (ilcm: solution or interventions)")
+    p.add_argument("--graph-method", default=None, help="graph option of the method (ilcm: ilcm-h, solution or interventions)")
     p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                    help="conv networks' precision: auto = bf16 on CPUs with AMX and on GPUs, else fp32 (default auto)")

@@ -183,7 +183,7 @@ def train(
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         params: Method hyperparameters.
         loop: Overrides of the method's loop settings (``lr``, ``batch_size``...).
-        graph_method: The method's graph option (ILCM: ``"solution"`` or ``"interventions"``).
+        graph_method: The method's graph option (ILCM: ``"ilcm-h"``, ``"solution"`` or ``"interventions"``).
         progress: Show a progress bar.
         threads: ``torch.set_num_threads`` for the run.
         root: Folder where dataset ids are looked up (default ``$CRLBENCH_DATA``).
