@@ -2,7 +2,8 @@
 
 Run: ``pytest benchmarks/test_bench_training.py --benchmark-enable --benchmark-only -p no:cacheprovider -s``
 (``CRLBENCH_BENCH_COMPILE=1`` adds ``auto`` + ``torch.compile``; the first step, which
-compiles, is timed separately). Figures go to docs/benchmarks.md.
+compiles, is timed separately; ``CRLBENCH_BENCH_ROUNDS`` sets the rounds, default 3).
+Figures go to docs/benchmarks.md.
 
 For each network and resolution (32 and 64 px) one test builds the same module (same
 weights) once per precision and times one optimiser step per precision in interleaved
@@ -27,7 +28,7 @@ from torch import nn
 from crlbench.baselines.precision import configure, resolve_precision
 
 K, M = 7, 32  # CausalCircuit / Causal3DIdent scale: variables, latents
-ROUNDS = 3
+ROUNDS = int(os.environ.get("CRLBENCH_BENCH_ROUNDS", "3"))
 COMPILE = os.environ.get("CRLBENCH_BENCH_COMPILE") == "1"
 
 
@@ -148,7 +149,7 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
         t0 = time.perf_counter()
         steps[label]()  # warm-up: allocator, oneDNN primitives, compilation
         first_s[label] = time.perf_counter() - t0
-    flops = _flops(steps["fp32"])
+    flops = _flops(steps["fp32"])  # doubles as a second warm-up of the fp32 side
     best = {k: float("inf") for k in steps}
     for _ in range(ROUNDS):  # interleaved: every round times each precision once
         for k, step in steps.items():

@@ -426,6 +426,7 @@ class ILCM(PairsMethod):
     default_budget: ClassVar[str] = "20ep"
     graph_methods: ClassVar[tuple[str, ...]] = ("ilcm-h", "solution", "interventions")
     cross: ClassVar[bool] = True
+    encoding_stage: ClassVar[str | None] = "reduce-dim"  # image pairs: the reference's 8-dim encodings
 
     def __init__(self, *, graph_method: str | None = None, graph_threshold: float | None = None, **kwargs: Any) -> None:
         method = graph_method or self.graph_methods[0]

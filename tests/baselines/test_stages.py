@@ -80,6 +80,22 @@ def test_pairs_method_trains_on_the_stage_encodings(tmp_path):
     assert x.shape == (4, 16, 16, 3) and x.dtype == np.uint8
 
 
+def test_ilcm_family_trains_on_the_reduce_dim_encodings(tmp_path):
+    from crlbench.baselines.disentangled_vae import DisentangledVAE
+    from crlbench.baselines.ilcm import ILCM
+
+    stage = _stage(tmp_path, [])
+    pairs = image_pairs(24, side=16)
+    for cls in (ILCM, DisentangledVAE):
+        m = cls(device="cpu", loop={"batch_size": 8, "progress": False}, graph_method="interventions")
+        spec = m.shared_stages(pairs, 3)["encoding"]
+        assert spec.kind == "reduce-dim" and spec.settings["n_latents"] == 8
+        m.fit(pairs, None, 3, 0, stages={"encoding": stage})
+        assert m.encode(pairs.observations[:4, 0]).shape == (4, 2)
+        assert m.infer_targets(pairs.observations[:4, 0], pairs.observations[:4, 1]).shape == (4,)
+        assert m.decode(m.encode(pairs.observations[:4, 0])).shape == (4, 16, 16, 3)
+
+
 def test_citris_nf_declares_its_autoencoder_on_images_only():
     m = CitrisNF(device="cpu", loop={"batch_size": 8, "progress": False}, n_latents=6, channels=8)
     specs = m.shared_stages(_image_sequence(12), 3)
