@@ -44,6 +44,7 @@ from crlbench.baselines.precision import resolve_precision
 from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device, used_precision
 from crlbench.datasets.torch_adapter import from_tensor, to_tensor
 from crlbench.errors import CrlbenchError
+from crlbench.locks import exclusive
 
 __all__ = [
     "STAGE_KINDS",
@@ -308,12 +309,16 @@ def load_or_train_stage(
 
     Raises:
         CrlbenchError: a cached file whose key does not match its name (corrupt or edited).
+
+    Processes asking for the same stage at once: one trains it (holding a lock beside the
+    file, :mod:`crlbench.locks`), the others wait and load it.
     """
     device = resolve_device(spec.loop.device)
     precision = resolve_precision(spec.loop.precision, device).name  # stages are conv networks
     key = spec.key(dataset_hash, precision)
     path = stage_path(folder, dataset_id, dataset_hash, spec.kind, key)
-    if path.exists():
+
+    def load() -> EncodingStage:
         rec = torch.load(path, map_location=device, weights_only=False)
         if rec.get("key") != key:
             raise CrlbenchError(f"{path} holds stage {str(rec.get('key'))[:12]}, not {key[:12]}; delete it to retrain")
@@ -321,6 +326,21 @@ def load_or_train_stage(
         module.load_state_dict(rec["state_dict"])
         used_precision(module, spec.loop.precision, device)
         return EncodingStage(spec, key, module.to(device), path=path)
+
+    if path.exists():
+        return load()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Sweep workers starting side by side: one trains, the others wait for it and load.
+    with exclusive(path, wait=True):
+        if path.exists():
+            return load()
+        return _train_and_save(spec, key, path, dataset_hash, precision, data, progress)
+
+
+def _train_and_save(
+    spec: StageSpec, key: str, path: Path, dataset_hash: str, precision: str,
+    data: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]], progress: bool | None,
+) -> EncodingStage:
     train, val = data()
     work = path.with_name(path.name[: -len(".pt")] + ".work")  # resumable if killed
     stage = train_stage(spec, train, val, key=key, workdir=work, progress=progress)
@@ -333,8 +353,7 @@ def load_or_train_stage(
     }
     buf = io.BytesIO()
     torch.save(rec, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may save the same stage side by side
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)
     stage.path = path
