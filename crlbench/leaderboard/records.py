@@ -499,7 +499,8 @@ def run_precision(run_config: Mapping[str, Any] | str | Path) -> str:
 
     Args:
         run_config: The parsed config, its file, or the run directory holding it. The first
-            ``precision`` key found, shallowest first, is the run's.
+            ``precision`` key found, shallowest first, is the run's: ``{"used": ...}`` (what
+            the loop resolved) or a name; ``auto`` (resolved at run time) is passed over.
     """
     if not isinstance(run_config, Mapping):
         path = Path(run_config)
@@ -508,8 +509,10 @@ def run_precision(run_config: Mapping[str, Any] | str | Path) -> str:
     level: list[Any] = [run_config]
     while level:
         for d in level:
-            if isinstance(d.get("precision"), str) and d["precision"]:
-                return d["precision"]
+            value = d.get("precision")
+            value = value.get("used") if isinstance(value, Mapping) else value
+            if isinstance(value, str) and value and value != "auto":
+                return value
         level = [v for d in level for v in d.values() if isinstance(v, Mapping)]
     return DEFAULT_PRECISION
 
