@@ -24,6 +24,8 @@ from crlbench.leaderboard.submit import (
     submission_seeds,
 )
 from crlbench.leaderboard.table import aggregate, to_markdown
+from crlbench.datasets.build import generate
+from tests.helpers import tiny_spec
 from tests.leaderboard.synthetic import record_dict
 from tests.leaderboard.test_report import CHROMIUM, chromium, needs_chromium
 
@@ -169,7 +171,9 @@ def board(tmp_path_factory) -> Path:
             "--paper", PAPER, "--external-data", "no"]
     assert cli(argv) == 0
     assert cli(["submit", "--check", str(root / "sub")]) == 0
-    assert cli(["leaderboard", "build", str(root / "official"), "--submitted", str(root / "sub"), "--out", str(root / "site")]) == 0
+    data = generate(tiny_spec(TRACK), root / "data", progress=False)  # its samples: one more in-page link
+    assert cli(["leaderboard", "build", str(root / "official"), "--submitted", str(root / "sub"), "--out", str(root / "site"),
+                "--dataset", f"{TRACK}={data}"]) == 0
     return root
 
 
@@ -221,7 +225,8 @@ def test_browser_links_resolve_and_the_submitted_row_renders(board, tmp_path):
     copy.write_text(page.replace("</body>", _LINK_CHECK + "</body>"))
     dom = chromium("--dump-dom", url=copy, tmp=tmp_path)
     n, bad = re.search(r'data-links="(\d+):([^"]*)"', dom).groups()
-    assert int(n) >= 4 and bad == ""  # track nav, "how to submit", code, paper
+    assert int(n) >= 5 and bad == ""  # track nav, dataset, "how to submit", code, paper
+    assert 'href="#dataset-0"' in dom and 'href="#submit"' in dom
     row = re.search(r'<tr class="submitted">(.*?)</tr>', dom).group(1)
     assert "&lt;b&gt;mine&lt;/b&gt;" in row and ">code</a>" in row and ">paper</a>" in row and "◇" in row
     assert CHROMIUM is not None
