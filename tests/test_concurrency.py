@@ -78,9 +78,9 @@ def test_lock_names_its_holder_and_is_released(tmp_path):
 
 def test_two_generations_of_one_file(tmp_path, capsys):
     """The reported case: two `generate` of one output started together."""
-    argv = ["generate", "toy-son-tris-v1", "--split", "train=20000", "--out", str(tmp_path / "conc"), "--no-progress"]
+    argv = ["generate", "toy-son-tris-v1", "--split", "train=40000", "--out", str(tmp_path / "conc"), "--no-progress"]
     smoke = DATASETS["toy-son-tris-v1"].spec(size="smoke")
-    spec = replace(smoke, splits={**smoke.splits, "train": 20000})
+    spec = replace(smoke, splits={**smoke.splits, "train": 40000})
     path = output_path(tmp_path / "conc", spec)
     first = crlbench(*argv)
     wait_for_holder(path, first.pid)
