@@ -22,7 +22,6 @@ sha256 and the ``crlbench import`` command instead of ``crlbench generate``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shlex
@@ -44,7 +43,6 @@ __all__ = [
     "card_paths",
     "regenerate_command",
     "import_command",
-    "file_sha256",
     "draw_graph",
     "render_card",
     "croissant",
@@ -127,15 +125,6 @@ def card_paths(h5: str | Path) -> CardFiles:
     return CardFiles(Path(f"{stem}.md"), Path(f"{stem}.croissant.json"), Path(f"{stem}.graphs.png"))
 
 
-def file_sha256(path: str | Path, block: int = 1 << 22) -> str:
-    """sha256 of a file's bytes (read in 4 MiB blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # --- what the file holds -----------------------------------------------------------------
 @dataclass(frozen=True)
 class _Info:
@@ -148,10 +137,12 @@ class _Info:
     crlbench_version: str
     sha256: str
     size: int
-    source: dict[str, Any] | None  # an imported file's origin (importers.SOURCE_ATTR)
+    source: dict[str, Any] | None  # an imported file's origin
 
 
 def _read(path: Path) -> _Info:
+    from crlbench.datasets.importers import SOURCE_ATTR, sha256_file  # the importers write cards too
+
     with storage.open_file(path) as f:
         spec = storage.read_spec(f)
         arrays: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {}
@@ -165,9 +156,9 @@ def _read(path: Path) -> _Info:
             arrays={s: arrays[s] for s in spec.splits if s in arrays},
             versions=json.loads(str(f.attrs.get("versions", "{}"))),
             crlbench_version=str(f.attrs.get("crlbench_version", "unknown")),
-            source=json.loads(str(f.attrs["source"])) if "source" in f.attrs else None,
+            source=json.loads(str(f.attrs[SOURCE_ATTR])) if SOURCE_ATTR in f.attrs else None,
         )
-    return _Info(path=path, sha256=file_sha256(path), size=path.stat().st_size, **info)
+    return _Info(path=path, sha256=sha256_file(path), size=path.stat().st_size, **info)
 
 
 # --- the regenerate command ----------------------------------------------------------------

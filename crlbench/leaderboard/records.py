@@ -539,15 +539,10 @@ def _commit(root: Path | None = None) -> str:
 
 
 def _software_versions() -> dict[str, Optional[str]]:
-    from importlib import metadata
+    from crlbench.datasets.storage import versions_of
 
-    out: dict[str, Optional[str]] = {"python": platform.python_version()}
-    for name in SOFTWARE:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    found = versions_of(*SOFTWARE)
+    return {"python": platform.python_version(), **{name: found.get(name) for name in SOFTWARE}}
 
 
 def _cpu_model() -> str:

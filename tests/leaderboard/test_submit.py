@@ -13,7 +13,6 @@ import pytest
 from crlbench.cli import main
 from crlbench.leaderboard.protocols import protocol
 from crlbench.leaderboard.records import ResultRecord, load_records, record_path
-from crlbench.leaderboard.report import build_site
 from crlbench.leaderboard.submit import (
     META_FILE,
     MIN_SEEDS,
