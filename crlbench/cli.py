@@ -275,24 +275,30 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from crlbench.baselines.run import train
+    from crlbench.baselines.run import make_method, train
+    from crlbench.datasets import load
+    from crlbench.leaderboard.predictions import predict, save_predictions
 
+    loop = {**dict(args.loop), "precision": args.precision, **({"compile": True} if args.compile else {})}
+    model = make_method(
+        args.method, params=dict(args.param), loop=loop, device=args.device, graph_method=args.graph_method, threads=args.threads
+    )
     out = train(
-        args.method,
+        model,
         args.dataset,
         args.seed,
         _folder("--out", args.out),
         budget=args.budget,
         device=args.device,
         params=dict(args.param),
-        loop={**dict(args.loop), "precision": args.precision, **({"compile": True} if args.compile else {})},
-        graph_method=args.graph_method,
         progress=not args.no_progress,
-        threads=args.threads,
         root=args.root,
         generate=not args.no_generate,
     )
     result = json.loads((out / "result.json").read_text())
+    data = load(args.dataset, root=args.root)
+    if "test_indep" in data.splits:  # what `crlbench evaluate --predictions` scores
+        save_predictions(out / "predictions.npz", predict(model, data))
     print(f"{args.method} on {args.dataset} (seed {args.seed}): {out} ({result.get('steps', '?')} steps, {result['fit_s']:.0f} s)")
     return 0
 

@@ -156,7 +156,7 @@ def test_training_killed_and_resumed_ends_with_the_same_checkpoint(tmp_path, kil
         assert state_a.keys() == state_b.keys()
         for key in state_a:
             assert torch.equal(state_a[key], state_b[key]), f"{name}: {key} differs from the uninterrupted run"
-    for name in ("test.npz", "probe.npz"):
+    for name in ("predictions.npz",):
         with np.load(killed / name) as x, np.load(clean / name) as y:
             for key in x.files:
                 np.testing.assert_array_equal(x[key], y[key])

@@ -9,14 +9,14 @@ Run directory layout (docs/training.md)::
       checkpoint.pt    latest resumable state (model, optimiser, RNG, log)
       best.pt          weights with the lowest validation loss (the selected model)
       log.json         training and validation losses per interval, status, wall time
-      test.npz         on the test pairs: latents (N, M) of x, latents_tilde (N, M) of x~,
-                       inferred_targets (N,) labels (0 = none) when the method infers them
-      probe.npz        latents (N, M) of the i.i.d. probe split (test_indep)
       model.json       capabilities, assignment (M, K+1), graph (K, K), graph weights and
                        threshold, parameter count
       result.json      written last: steps, best step, validation loss, wall time
 
-Calling :func:`train` again on the same folder resumes from ``checkpoint.pt``.
+Calling :func:`train` again on the same folder resumes from ``checkpoint.pt``. What the
+fitted method predicts for scoring is made by the leaderboard layer
+(:func:`crlbench.leaderboard.predictions.predict`; ``crlbench train`` writes it as
+``predictions.npz`` beside these files).
 """
 
 from __future__ import annotations
@@ -38,18 +38,12 @@ from crlbench.locks import exclusive
 
 __all__ = ["train", "make_method", "load_run", "RUN_FILES"]
 
-RUN_FILES = ("config.json", "checkpoint.pt", "best.pt", "log.json", "test.npz", "probe.npz", "model.json", "result.json")
+RUN_FILES = ("config.json", "checkpoint.pt", "best.pt", "log.json", "model.json", "result.json")
 
 
 def _write_json(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
-    os.replace(tmp, path)
-
-
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
 
 
@@ -94,10 +88,6 @@ def _shared_stages(model: Any, ds: Any, budget: Budget | str | int | None, progr
         )
         for name, spec in specs.items()
     }
-
-
-def _observations(view: Any) -> np.ndarray:
-    return np.asarray(view.observations)
 
 
 def make_method(
@@ -263,19 +253,6 @@ def train(
         fit_s = time.perf_counter() - t0
 
         caps = capabilities(model)
-        test = ds["test"]
-        if ds.spec.mode == "sequences":
-            from crlbench.baselines.sequence_base import sequence_test_arrays
-
-            arrays = sequence_test_arrays(model, test)  # consecutive frames in the pairs layout
-        else:
-            obs = _observations(test)
-            arrays = {"latents": model.encode(obs[:, 0]), "latents_tilde": model.encode(obs[:, 1])}
-            if "infer_targets" in caps:
-                arrays["inferred_targets"] = np.asarray(model.infer_targets(obs[:, 0], obs[:, 1]), dtype=np.int64)
-        _save_npz(out / "test.npz", **arrays)
-        if "test_indep" in ds.splits:
-            _save_npz(out / "probe.npz", latents=model.encode(_observations(ds["test_indep"])))
         info: dict[str, Any] = {"capabilities": caps}
         if "assignment" in caps:
             info["assignment"] = np.asarray(model.assignment())
@@ -297,15 +274,8 @@ def train(
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
-    """A finished run's outputs: ``config``, ``result``, ``model`` (dicts) and ``test`` /
-    ``probe`` (dicts of arrays)."""
+    """A finished run's ``config``, ``result`` and ``model`` (dicts)."""
     d = Path(run_dir)
     if not (d / "result.json").exists():
         raise CrlbenchError(f"{d} is not a finished run (no result.json); train it first")
-    out: dict[str, Any] = {k: json.loads((d / f"{k}.json").read_text()) for k in ("config", "result", "model")}
-    for split in ("test", "probe"):
-        p = d / f"{split}.npz"
-        if p.exists():
-            with np.load(p) as z:
-                out[split] = {k: z[k] for k in z.files}
-    return out
+    return {k: json.loads((d / f"{k}.json").read_text()) for k in ("config", "result", "model")}

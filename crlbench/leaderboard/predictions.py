@@ -5,13 +5,24 @@ method leaves for scoring (``predictions.npz`` of a run), in the format
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
 from crlbench.datasets.loaders import Dataset
 
-__all__ = ["predict"]
+__all__ = ["predict", "save_predictions"]
+
+
+def save_predictions(path: str | Path, predictions: Mapping[str, np.ndarray]) -> Path:
+    """Write predictions as a compressed ``.npz``, atomically (a reader never sees half)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **predictions)
+    os.replace(tmp, path)
+    return path
 
 
 def predict(model: Any, dataset: Dataset, *, batch: int = 512) -> dict[str, np.ndarray]:
