@@ -246,6 +246,17 @@ def test_train_generates_a_missing_dataset_and_says_where(capsys, tmp_path):
     assert code == 0 and "generating" not in err  # already there: used as is
 
 
+def test_predictions_record_is_never_replaced(capsys, tmp_path, world):
+    argv = ["evaluate", "--track", TRACK, "--predictions", world["preds_ok"], "--data", world["data"],
+            "--results", str(tmp_path / "res"), "--record", "--name", "mine"]
+    assert run(capsys, argv)[0] == 0
+    (record,) = (tmp_path / "res").rglob("*.json")
+    before = record.read_bytes()
+    code, _, err = run(capsys, argv)
+    assert code == 2 and f"{record} exists" in err and "--name" in err
+    assert record.read_bytes() == before
+
+
 def test_evaluate_generates_missing_data_and_says_where(capsys, tmp_path, world):
     data = tmp_path / "d"
     code, out, err = run(capsys, ["evaluate", "--track", TRACK, "--predictions", world["preds_ok"], "--data", str(data)])

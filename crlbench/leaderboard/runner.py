@@ -194,6 +194,8 @@ def record_from_predictions(evaluation: Any, protocol: Protocol, seed: int, meth
     )
     path = record_file(protocol, method, seed, results)
     with exclusive(path, wait=True):
+        if path.exists():  # never replace a record silently: it may be another method's
+            raise CrlbenchError(f"{path} exists (a record of {method}, seed {seed}); choose another --name, or delete it first")
         return record.save(path)
 
 
