@@ -69,10 +69,12 @@ def test_default_against_reference():
     with _scene().renderer(64, REFERENCE_RENDER) as render:
         render(z[:1], seeds[:1])
         for _ in range(rounds):
-            for name, settings, s in (("reference", REFERENCE_RENDER, seeds), ("default", DEFAULT_RENDER, seeds + np.uint64(10**6))):
+            # Other render seeds for the default: no shared noise.
+            sides = (("reference", REFERENCE_RENDER, seeds), ("default", DEFAULT_RENDER, seeds + np.uint64(10**6)))
+            for name, settings, s in sides:
                 render.configure(settings)
                 t = time.perf_counter()
-                images[name] = render(z, s)  # other seeds for the default: no shared noise
+                images[name] = render(z, s)
                 times[name].append((time.perf_counter() - t) / n)
     speedup = min(times["reference"]) / min(times["default"])
     quality = psnr(images["default"], images["reference"])

@@ -29,7 +29,7 @@ Render settings (the ``render`` mapping of a DatasetSpec; they change pixels and
 of the spec hash): ``engine`` ("cycles"), ``samples``, ``denoise`` (bool), ``denoiser``
 ("OPENIMAGEDENOISE"), ``denoise_quality`` ("HIGH", "BALANCED", "FAST"), ``denoise_prefilter``
 ("ACCURATE", "FAST", "NONE"). :data:`REFERENCE_RENDER` is the original's (128 samples,
-denoised); :data:`DEFAULT_RENDER` the fast default measured against it (docs/scenes).
+denoised); :data:`DEFAULT_RENDER` the fast default measured against it (docs/benchmarks.md).
 ``threads`` does not change pixels; 0 (the default) means the worker's share of the cores
 (:func:`crlbench.executors.worker_threads`), or every core outside a worker.
 """
@@ -396,7 +396,8 @@ class BlenderRenderer(Renderer):
         obj.rotation_euler = (float(z[lay.rot[0]]), float(z[lay.rot[1]]), 0.0)
         obj.color = hsv(z[lay.hue_o], 1.0, 1.0)
         theta = float(z[lay.rot_s])
-        self.spot.location = (SPOT_ORBIT * math.sin(theta), SPOT_ORBIT * math.cos(theta), SPOT_BASE_HEIGHT + OBJECT_SIZE)
+        height = SPOT_BASE_HEIGHT + OBJECT_SIZE
+        self.spot.location = (SPOT_ORBIT * math.sin(theta), SPOT_ORBIT * math.cos(theta), height)
         self.target.location = origin
         self.light.color = hsv(z[lay.hue_s], 0.8, 1.0)[:3]
         self.ground.color = hsv(z[lay.hue_b], 0.6, 1.0)
