@@ -288,11 +288,16 @@ def test_missing_bpy_names_the_extra(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def render():
+def renderer():
     pytest.importorskip("bpy", reason='needs pip install "crlbench[blender]"')
-    r = make().renderer(64)
-    yield lambda z: r(np.asarray(z, float), np.zeros(len(z), np.uint64))
+    r = make().renderer(64)  # one Blender scene per process: every render test shares it
+    yield r
     r.close()
+
+
+@pytest.fixture()
+def render(renderer):
+    return lambda z: renderer(np.asarray(z, float), np.zeros(len(z), np.uint64))
 
 
 def state(**kw):
@@ -357,3 +362,26 @@ def test_camera_model_axes():
     np.testing.assert_allclose(p[0], [31.5, 31.5])  # the camera aims at the origin
     assert p[1, 1] > p[0, 1] + 3 and abs(p[1, 0] - p[0, 0]) < 1e-9
     assert p[2, 0] < p[0, 0] - 2.5 and p[3, 0] > p[0, 0] + 2.5 and abs(p[3, 1] - p[0, 1]) < 1e-9
+
+
+def test_scene_places_lights_object_and_ground_as_the_original(renderer):
+    """The original's facts, read back from the live Blender scene after a state is set."""
+    from crlbench.simulators import blender
+
+    z = state(x=0.5, y=-1.0, z=1.2, theta=2.0)
+    renderer.set_state(np.asarray(z))
+    s = blender.OBJECT_SIZE
+    np.testing.assert_allclose(renderer.objects[0].location, [0.5, -1.0, 1.2 + s / 2], atol=1e-6)
+    np.testing.assert_allclose(renderer.objects[0].scale, [1.5] * 3)
+    np.testing.assert_allclose(renderer.spot.location, [4 * np.sin(2.0), 4 * np.cos(2.0), 6 + s], atol=1e-6)
+    np.testing.assert_allclose(renderer.target.location, renderer.objects[0].location)  # the spot's aim
+    assert renderer.ground.location[2] == pytest.approx(-s)
+    spot = renderer.light
+    assert (spot.energy, spot.shadow_soft_size, spot.spot_blend) == pytest.approx((3000, 0.5, 0.1))
+    assert np.degrees(spot.spot_size) == pytest.approx(35)
+    lights = {o.data.type: o for o in renderer.scene.objects if o.type == "LIGHT"}
+    assert lights["SUN"].data.energy == pytest.approx(0.5) and lights["SUN"].data.angle == pytest.approx(0.199)
+    assert lights["AREA"].data.energy == pytest.approx(39.27) and tuple(lights["AREA"].location) == (0, 0, 7)
+    cam = renderer.scene.camera
+    assert tuple(cam.location) == (8, 0, 8) and cam.data.lens == 35 and cam.data.sensor_width == 50
+    assert renderer.scene.cycles.max_bounces == 0
