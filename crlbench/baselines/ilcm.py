@@ -428,11 +428,21 @@ class ILCM(PairsMethod):
     cross: ClassVar[bool] = True
     encoding_stage: ClassVar[str | None] = "reduce-dim"  # image pairs: the reference's 8-dim encodings
 
-    def __init__(self, *, graph_method: str | None = None, graph_threshold: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        loop: dict[str, Any] | None = None,
+        device: str = "auto",
+        graph_method: str | None = None,
+        graph_threshold: float | None = None,
+        **hparams: Any,
+    ) -> None:
+        """As :class:`PairsMethod`; ``graph_threshold`` defaults to ``ILCM_H_THRESHOLD`` for
+        ``"ilcm-h"`` and ``EDGE_THRESHOLD`` otherwise."""
         method = graph_method or self.graph_methods[0]
         if graph_threshold is None:
             graph_threshold = ILCM_H_THRESHOLD if method == "ilcm-h" else EDGE_THRESHOLD
-        super().__init__(graph_method=graph_method, graph_threshold=graph_threshold, **kwargs)
+        super().__init__(loop=loop, device=device, graph_method=graph_method, graph_threshold=graph_threshold, **hparams)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -103,3 +103,12 @@ def test_graph_option_is_recorded(vector_pairs, graph_method):
     g = m.graph()
     assert g.shape == (3, 3) and np.trace(g) == 0
     assert np.isfinite(m.graph_weights()).all()
+
+
+def test_runner_passes_loop_device_and_graph_option():
+    from crlbench.baselines.run import make_method
+
+    m = make_method("ilcm", params={"entropy": 0.5}, loop={"lr": 1e-3}, device="cpu", graph_method="solution")
+    assert m.loop.lr == 1e-3 and m.loop.device == "cpu" and m.hparams["entropy"] == 0.5
+    assert (m.graph_method, m.graph_threshold) == ("solution", 0.1)
+    assert make_method("disentangled-vae").graph_threshold == 0.1
