@@ -2,7 +2,8 @@
 
 Run: ``pytest benchmarks/test_bench_training.py --benchmark-enable --benchmark-only -p no:cacheprovider -s``
 (``CRLBENCH_BENCH_COMPILE=1`` adds ``auto`` + ``torch.compile``; the first step, which
-compiles, is timed separately; ``CRLBENCH_BENCH_ROUNDS`` sets the rounds, default 3).
+compiles, is timed separately; ``CRLBENCH_BENCH_ROUNDS`` sets the rounds, default 3, and
+``CRLBENCH_BENCH_THREADS`` the CPU threads, default 2).
 Figures go to docs/benchmarks.md.
 
 For each network and resolution (32 and 64 px) one test builds the same module (same
@@ -12,7 +13,7 @@ rounds, so both sides of the ratio see the same machine load; the best round cou
 window), their ratio,
 the FLOPs of one step (``torch.utils.flop_counter``: convolutions and matrix products,
 forward and backward) and the GFLOP/s achieved against the CPU's AMX bf16 and AVX-512 fp32
-peaks. CPU: batch 64, 2 threads. CUDA (when present): batch 256, plus the same on the GPU.
+peaks. CPU: batch 64. CUDA (when present): batch 256.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from crlbench.baselines.precision import configure, resolve_precision
 K, M = 7, 32  # CausalCircuit / Causal3DIdent scale: variables, latents
 ROUNDS = int(os.environ.get("CRLBENCH_BENCH_ROUNDS", "3"))
 COMPILE = os.environ.get("CRLBENCH_BENCH_COMPILE") == "1"
+#: CPU threads: the reference machine's 2 cores; on a machine loaded by other jobs, 1 thread
+#: avoids OpenMP threads spinning against them (2 threads measured 5x slower than 1 there).
+THREADS = int(os.environ.get("CRLBENCH_BENCH_THREADS", "2"))
 
 
 def _citris_vae(obs):
@@ -127,7 +131,7 @@ def _flops(step: Callable[[], None]) -> float:
 def test_training_step_fp32_vs_auto(benchmark, name, res, device):
     threads = torch.get_num_threads()
     if device == "cpu":
-        torch.set_num_threads(2)  # the reference machine's cores
+        torch.set_num_threads(THREADS)
     batch_size = 256 if device == "cuda" else 64
     obs = (3, res, res)
     g = torch.Generator().manual_seed(0)

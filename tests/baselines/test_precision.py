@@ -26,7 +26,7 @@ from crlbench.errors import CrlbenchError
 def test_auto_is_bf16_with_amx_and_fp32_without(monkeypatch):
     monkeypatch.setattr(prec, "cpu_has_amx", lambda: True)
     p = prec.resolve_precision("auto", "cpu")
-    assert p.name == "bf16" and p.dtype == torch.bfloat16 and not p.needs_scaler
+    assert p.name == "bf16" and p.dtype == torch.bfloat16 and p.channels_last and not p.needs_scaler
     monkeypatch.setattr(prec, "cpu_has_amx", lambda: False)
     assert prec.resolve_precision("auto", "cpu").name == "fp32"
     assert prec.resolve_precision("fp32", "cpu").mixed is False
@@ -69,12 +69,12 @@ def test_vector_models_stay_fp32_and_the_log_says_so(tmp_path):
 def test_conv_networks_compute_in_bf16_and_return_fp32():
     torch.manual_seed(0)
     enc = ConvEncoder(16, 8, channels=8)
-    prec.configure(enc, prec.Precision("bf16", "cpu"))
+    prec.configure(enc, prec.Precision("bf16", "cpu", channels_last=True))
     seen = []
     enc.features[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     out = enc(torch.rand(4, 3, 16, 16))
     assert seen == [torch.bfloat16] and out.dtype == torch.float32
-    assert enc.precision is not None and not enc.precision.channels_last  # eager bf16 on CPU: NCHW
+    assert enc.features[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def _conv_pair(seed: int = 0) -> nn.ModuleDict:
@@ -87,7 +87,7 @@ def test_one_conv_step_matches_fp32():
     losses, grads = {}, {}
     for name in ("fp32", "bf16"):
         m = _conv_pair()
-        prec.configure(m, prec.Precision(name, "cpu"))
+        prec.configure(m, prec.Precision(name, "cpu", channels_last=name == "bf16"))
         loss = (m["dec"](m["enc"](x)) - x).square().mean()
         loss.backward()
         losses[name] = float(loss.detach())
