@@ -111,12 +111,17 @@ def test_pairs_change_only_targets_and_descendants(dataset_id):
         assert (post[i, hit] != pre[i, hit]).all(), "an intervened variable must take a new value"
 
 
+def _views_with(data, attribute: str, what: str) -> list:
+    """The splits whose views have ``attribute``; skips (saying so) when the mode has none."""
+    views = [view for view in data.splits.values() if hasattr(view, attribute)]
+    if not views:
+        pytest.skip(f"no {what} split in this mode")
+    return views
+
+
 def test_triplets_follow_mask(dataset_id, generated):
     data = load(generated(dataset_id))
-    views = [view for view in data.splits.values() if hasattr(view, "mask")]
-    if not views:
-        pytest.skip("no triplet split in this mode")
-    for view in views:
+    for view in _views_with(data, "mask", "triplet"):
         m = view.mask.astype(bool)
         assert m.any(axis=1).all() and (~m).any(axis=1).all(), "mask must be neither all 0 nor all 1"
         take_b = m[:, data.dim_to_var]
@@ -126,10 +131,7 @@ def test_triplets_follow_mask(dataset_id, generated):
 
 def test_sequences_start_unintervened(dataset_id, generated):
     data = load(generated(dataset_id))
-    views = [view for view in data.splits.values() if hasattr(view, "n_windows")]
-    if not views:
-        pytest.skip("no sequence split in this mode")
-    for view in views:
+    for view in _views_with(data, "n_windows", "sequence"):
         assert not view.targets[0].any()
         assert view.n_windows(2) == len(view) - 1
 
