@@ -351,6 +351,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
 # --- tracks, evaluate, sweep, benchmark ------------------------------------------------
 def _tracks_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ids", action="store_true", help="only the track ids, one per line")
+    p.add_argument("--tier", help="only the tracks with a protocol at this tier (smoke, cpu, paper)")
 
 
 def _observation(p: Any) -> str:
@@ -359,22 +360,27 @@ def _observation(p: Any) -> str:
 
 
 def _tracks(args: argparse.Namespace) -> int:
-    from crlbench.leaderboard.protocols import PROTOCOLS, tracks
+    from crlbench.leaderboard.protocols import PROTOCOLS, TIERS, tracks
 
+    if args.tier is not None and args.tier not in TIERS:
+        raise CrlbenchError(f"--tier {args.tier!r}: use one of {', '.join(TIERS)}")
     if args.ids:
-        print("\n".join(tracks()))
+        print("\n".join(tracks(args.tier)))
         return 0
     for (track, tier), p in sorted(PROTOCOLS.items()):
+        if args.tier not in (None, tier):
+            continue
+        graphs = f"  graphs {','.join(map(str, p.graphs))}" if p.graphs else ""
         print(
             f"{track:<28} {tier:<6} seeds {len(p.seeds)}  budget {p.budget:<10} batch {p.batch_size:<4} "
             f"{_observation(p):<6} latents {p.latent_dim or 'K'!s:<3} "
-            f"{p.device:<4} probe {p.probe:<6} methods {', '.join(p.methods)}"
+            f"{p.device:<4} probe {p.probe:<6} methods {', '.join(p.methods)}{graphs}"
         )
     return 0
 
 
 def _track_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tier", default="smoke", help="smoke (CPU, minutes) or paper (one GPU, the papers' scale)")
+    p.add_argument("--tier", default="smoke", help="smoke (CPU, minutes), cpu (2 CPU cores, reference results) or paper (one GPU, the papers' scale)")
     p.add_argument("--data", type=_path, default=None, help="dataset folder (default $CRLBENCH_DATA); generated if missing")
     p.add_argument("--no-generate", action="store_true", help="fail if the track's data is not generated yet (default: generate it)")
 
@@ -385,6 +391,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     what.add_argument("--method", help="registered method name or 'package.module:Class'")
     what.add_argument("--predictions", type=_path, help="a predictions .npz file (format: docs/leaderboard.md, 'Predictions files')")
     p.add_argument("--seed", type=_non_negative, action="append", help="training seed (repeatable; default: every seed of the protocol)")
+    p.add_argument("--graph", type=_non_negative, action="append", help="graph (data seed) on tracks with several (repeatable; default: every graph)")
     p.add_argument("--results", type=_path, default=Path("results"), help="results folder (records, runs)")
     p.add_argument("--name", help="method name for a predictions file's record (with --record)")
     p.add_argument("--record", action="store_true", help="also write a record for a predictions file")
@@ -396,6 +403,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.runner import run_one, score_predictions
 
     proto = protocol(args.track, args.tier)
+    if args.graph and not proto.graphs:
+        raise CrlbenchError(f"--graph: {args.track} ({args.tier}) has one graph; leave --graph out")
+    graphs = [proto.on_graph(g) for g in args.graph] if args.graph else proto.per_graph()
     if (args.record or args.name is not None) and args.predictions is None:
         raise CrlbenchError("--record and --name apply to --predictions; a --method run always writes its record")
     if args.record and not (args.name or "").strip():
@@ -407,6 +417,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     generate = not args.no_generate
     if args.predictions is not None:
         seed = (args.seed or [0])[0]
+        if len(graphs) > 1:
+            raise CrlbenchError(f"--predictions: {args.track} ({args.tier}) has graphs {list(proto.graphs)}; name the file's with --graph")
+        proto = graphs[0]
         ev = score_predictions(args.predictions, proto, root=args.data, seed=seed, generate=generate)
         print(json.dumps({"assignment": ev.assignment, "metrics": ev.metrics}, indent=1))
         if args.record:
@@ -419,7 +432,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.table import aggregate, to_markdown
 
     _folder("--results", args.results, create=False)
-    paths = [run_one(args.method, proto, s, args.results, root=args.data, progress=True, generate=generate) for s in (args.seed or proto.seeds)]
+    paths = [run_one(args.method, g, s, args.results, root=args.data, progress=True, generate=generate)
+             for g in graphs for s in (args.seed or proto.seeds)]
     print(to_markdown(aggregate([load_record(p) for p in paths])), end="")
     return 0
 

@@ -95,7 +95,7 @@ class DatasetEntry:
     """A registered dataset id: a scene in one mode with default sizes and settings.
 
     Args:
-        sizes: Preset name (``smoke``, ``paper``) -> split sizes.
+        sizes: Preset name (``smoke``, ``cpu``, ``paper``) -> split sizes.
         params: Scene parameters that differ from the scene's defaults.
     """
 
@@ -212,10 +212,12 @@ register_datasets(
     {
         "sequences": {
             "smoke": {"train": 5000, "val": 1000, "test": 1000, "test_indep": 2000, "test_triplets": 1000},
+            "cpu": {"train": 20_000, "val": 2000, "test": 2000, "test_indep": 5000, "test_triplets": 2000},
             "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 100_000, "test_triplets": 10_000},
         },
         "pairs": {
             "smoke": {"train": 5000, "val": 1000, "test": 1000, "test_indep": 5000},
+            "cpu": {"train": 20_000, "val": 2000, "test": 2000, "test_indep": 5000},
             "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 100_000},
         },
         "triplets": {
@@ -238,10 +240,12 @@ register_datasets(
     {
         "sequences": {
             "smoke": {"train": 500, "val": 100, "test": 100, "test_indep": 200, "test_triplets": 100},
+            "cpu": {"train": 10_000, "val": 1000, "test": 1000, "test_indep": 2000, "test_triplets": 1000},
             "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 10_000, "test_triplets": 10_000},
         },
         "pairs": {
             "smoke": {"train": 400, "val": 100, "test": 100, "test_indep": 200},
+            "cpu": {"train": 5000, "val": 500, "test": 500, "test_indep": 2000},
             "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 10_000},
         },
         "triplets": {
@@ -264,14 +268,17 @@ register_datasets(
         "triplets": "Causal3DIdent (teapot), triplets: two states and a mask-mixed third, rendered anew",
     },
     {
-        # smoke: ~2k frames, about a minute with 2 workers at the default render settings.
+        # smoke: ~2k frames, about a minute with 2 workers at the default render settings;
+        # cpu: ~16k frames (sequences), ~13k (pairs), a few minutes each.
         # paper: CITRIS' 250k-frame training sequence; the other splits are crlbench's sizes.
         "sequences": {
             "smoke": {"train": 1000, "val": 200, "test": 200, "test_indep": 400, "test_triplets": 100},
+            "cpu": {"train": 10_000, "val": 1000, "test": 1000, "test_indep": 2000, "test_triplets": 1000},
             "paper": {"train": 250_000, "val": 25_000, "test": 25_000, "test_indep": 25_000, "test_triplets": 10_000},
         },
         "pairs": {
             "smoke": {"train": 500, "val": 100, "test": 100, "test_indep": 400},
+            "cpu": {"train": 5000, "val": 500, "test": 500, "test_indep": 2000},
             "paper": {"train": 100_000, "val": 10_000, "test": 10_000, "test_indep": 25_000},
         },
         "triplets": {

@@ -34,7 +34,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from crlbench.errors import CrlbenchError
 
@@ -59,13 +59,15 @@ __all__ = [
 
 #: The schema this crlbench writes and reads.
 SCHEMA_VERSION = 1
-TIERS = ("smoke", "paper")
+#: The tiers, smallest first (what each is for: docs/leaderboard.md, "Tiers").
+TIERS = ("smoke", "cpu", "paper")
 #: How latents were mapped to causal variables: by the method itself, by matching on
 #: held-out data after training, or not at all (metrics that need none).
 ASSIGNMENTS = ("learned", "post-hoc", "none")
 
-#: ``expected_hash(track, tier)``: the dataset hash a track's protocol fixes, or ``None``.
-ExpectedHash = Callable[[str, str], Optional[str]]
+#: ``expected_hash(track, tier)``: the dataset hash a track's protocol fixes (graph -> hash
+#: where it covers several graphs), or ``None``.
+ExpectedHash = Callable[[str, str], Union[str, Mapping[int, str], None]]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -109,6 +111,7 @@ class ResultRecord:
     artifacts: dict[str, Any] = field(default_factory=dict)
     software: dict[str, Optional[str]] = field(default_factory=dict)
     precision: str = ""
+    graph: Optional[int] = None
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -143,7 +146,7 @@ class ResultRecord:
         read from an older file is written back unchanged."""
         d = asdict(self)
         for name in _OPTIONAL:
-            if not d[name]:
+            if d[name] is None or d[name] in ({}, ""):  # graph 0 is a value, not empty
                 del d[name]
         return d
 
@@ -283,6 +286,7 @@ _CHECKS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "protocol_hash": lambda d: _hash(d, "protocol_hash"),
     "dataset_id": lambda d: _str(d, "dataset_id"),
     "dataset_hash": lambda d: _hash(d, "dataset_hash"),
+    "graph": lambda d: None if d["graph"] is None else _int(d["graph"], "graph"),
     "seed": lambda d: _int(d["seed"], "seed"),
     "metrics": lambda d: _metric_dict(d["metrics"], "metrics"),
     "per_variable": lambda d: _per_variable(d["per_variable"]),
@@ -299,7 +303,7 @@ _CHECKS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "precision": lambda d: _str(d, "precision"),
 }
 #: Fields an older record may lack: name -> the empty value it reads as.
-_OPTIONAL: dict[str, Callable[[], Any]] = {"artifacts": dict, "software": dict, "precision": str}
+_OPTIONAL: dict[str, Callable[[], Any]] = {"artifacts": dict, "software": dict, "precision": str, "graph": lambda: None}
 #: Order of the fields in a record file.
 _FIELD_ORDER = (*(n for n in _CHECKS if n != "artifacts"), "artifacts")
 
@@ -402,6 +406,8 @@ def validate_record(data: Mapping[str, Any], *, expected_hash: ExpectedHash | No
         raise _fail("metrics", "at least one metric is required")
     if expected_hash is not None:
         want = expected_hash(out["track"], out["tier"])
+        if isinstance(want, Mapping):  # one hash per graph: the record's graph must be one of them
+            want = want.get(out["graph"], f"the hash of one of graphs {sorted(want)} (record's graph: {out['graph']})")
         if want is not None and want != out["dataset_hash"]:
             raise _fail(
                 "dataset_hash",
@@ -450,12 +456,14 @@ def safe_name(s: str) -> str:
 
 def record_path(record: ResultRecord, root: str | Path) -> Path:
     """The conventional location ``root/<track>/<tier>/<method>-seed<seed>.json``."""
-    return record_location(root, record.track, record.tier, record.method, record.seed)
+    return record_location(root, record.track, record.tier, record.method, record.seed, record.graph)
 
 
-def record_location(root: str | Path, track: str, tier: str, method: str, seed: int) -> Path:
-    """:func:`record_path` before the record exists (names made safe by :func:`safe_name`)."""
-    return Path(root) / safe_name(track) / tier / f"{safe_name(method)}-seed{seed}.json"
+def record_location(root: str | Path, track: str, tier: str, method: str, seed: int, graph: int | None = None) -> Path:
+    """:func:`record_path` before the record exists (names made safe by :func:`safe_name`);
+    on a track with several graphs ``<method>-graph<G>-seed<S>.json``."""
+    run = f"{safe_name(method)}-seed{seed}" if graph is None else f"{safe_name(method)}-graph{graph}-seed{seed}"
+    return Path(root) / safe_name(track) / tier / f"{run}.json"
 
 
 # --- provenance -------------------------------------------------------------------------------

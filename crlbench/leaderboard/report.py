@@ -35,6 +35,7 @@ from crlbench.leaderboard.table import (
     MARKS,
     MainTier,
     aggregate,
+    aggregate_graphs,
     format_mean_std,
     lower_is_better,
     marks,
@@ -519,7 +520,7 @@ def build_site(
     except OSError as e:
         raise CrlbenchError(f"site folder {out}: cannot create it ({e.strerror}); choose a writable location") from None
     to_csv(df, out / "results.csv")
-    (out / "results.md").write_text(to_markdown(df), encoding="utf-8")
+    (out / "results.md").write_text(to_markdown(df, graphs=aggregate_graphs(records, main_tier=main_tier)), encoding="utf-8")
     page = render_html(records, df, datasets=datasets, title=title)
     (out / "index.html").write_text(page, encoding="utf-8")
     return df

@@ -1,6 +1,7 @@
 """Run a protocol: train a method, predict through the contract, score, write the record.
 
-One unit of work is one (method, seed) run of a track at a tier. Units are idempotent: a
+One unit of work is one (method, seed) run of a track at a tier, on each of its graphs
+when the protocol covers several (:meth:`Protocol.on_graph`). Units are idempotent: a
 run whose record exists is not redone, and a killed run resumes from its checkpoint. A
 sweep maps the units of a protocol over an :mod:`crlbench.executors` executor (local
 processes or Ray actors, one GPU each on the paper tier).
@@ -8,6 +9,7 @@ processes or Ray actors, one GPU each on the paper tier).
 Layout of a results folder::
 
     RESULTS/<track>/<tier>/<method>-seed<S>.json         the result records
+    RESULTS/<track>/<tier>/<method>-graph<G>-seed<S>.json  (tracks with several graphs)
     RESULTS-runs/<track>/<tier>/<method>-seed<S>/        run directories (config, checkpoints,
                                                          log, predictions.npz), kept apart so
                                                          that RESULTS holds records only
@@ -31,10 +33,17 @@ __all__ = ["check_methods", "dataset_path", "ensure_dataset", "record_file", "ru
 
 
 def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
-    """Where the track's data lives: ``<root>/<tier>/<track>.h5`` (root: ``$CRLBENCH_DATA``)."""
+    """Where the track's data lives: ``<root>/<tier>/<track>.h5`` (root: ``$CRLBENCH_DATA``);
+    a track running another dataset id has its own folder, ``<root>/<tier>/<track>/``, and
+    each graph of a track with several graphs one below it, ``.../graph<G>/<dataset id>.h5``."""
     from crlbench.datasets.loaders import data_root
 
-    return Path(root or data_root()) / protocol.tier / f"{protocol.track}.h5"
+    folder = Path(root or data_root()) / protocol.tier
+    if protocol.dataset_id != protocol.track:
+        folder = folder / protocol.track
+    if protocol.graph is not None:
+        folder = folder / f"graph{protocol.graph}"
+    return folder / f"{protocol.dataset_id}.h5"
 
 
 def ensure_dataset(
@@ -66,7 +75,8 @@ def ensure_dataset(
                 "drop --no-generate to generate it (deterministic, once)"
             )
         if progress:
-            print(f"{protocol.track}: generating the {protocol.tier} data into {path} (once; --no-generate to refuse)", file=sys.stderr)
+            graph = "" if protocol.graph is None else f" (graph {protocol.graph})"
+            print(f"{protocol.track}{graph}: generating the {protocol.tier} data into {path} (once; --no-generate to refuse)", file=sys.stderr)
     try:
         return build.generate(protocol.dataset_spec(), path.parent, workers=workers, progress=progress, wait=True)
     except OutputExistsError as e:
@@ -76,10 +86,10 @@ def ensure_dataset(
 
 
 def record_file(protocol: Protocol, method: str, seed: int, results: str | Path) -> Path:
-    """``<results>/<track>/<tier>/<method>-seed<S>.json``: where a run's record lives."""
+    """``<results>/<track>/<tier>/<method>[-graph<G>]-seed<S>.json``: where a run's record lives."""
     from crlbench.leaderboard.records import record_location
 
-    return record_location(results, protocol.track, protocol.tier, method, seed)
+    return record_location(results, protocol.track, protocol.tier, method, seed, protocol.graph)
 
 
 def run_dir(protocol: Protocol, method: str, seed: int, results: str | Path) -> Path:
@@ -115,7 +125,8 @@ def run_one(
     generate: bool = True,
 ) -> Path:
     """Train ``method`` (a registered name or ``"pkg.mod:Class"``) on the track, score it
-    and write its record; returns the record's path (existing records are kept).
+    and write its record; returns the record's path (existing records are kept). On a track
+    with several graphs, ``protocol`` is one graph's object (:meth:`Protocol.on_graph`).
 
     Seeds are the protocol's, or below :data:`~crlbench.leaderboard.submit.MIN_SEEDS` (a
     submission's minimum on tiers with fewer protocol seeds). ``official``: the record is
@@ -172,8 +183,9 @@ def _record(evaluation: Any, protocol: Protocol, seed: int, method: str, **field
         track=protocol.track,
         tier=protocol.tier,
         protocol_hash=protocol.hash,
-        dataset_id=protocol.track,
+        dataset_id=protocol.dataset_id,
         dataset_hash=protocol.dataset_hash,
+        graph=protocol.graph,
         seed=seed,
         metrics=evaluation.metrics,
         per_variable=evaluation.per_variable,
@@ -252,10 +264,11 @@ def _finished(protocol: Protocol, method: str, seed: int, results: str | Path) -
     return True
 
 
-def _run_unit(setup: tuple, unit: tuple[str, int]) -> str:
+def _run_unit(setup: tuple, unit: tuple[str, int, int | None]) -> str:
     protocol, results, root, official = setup  # the sweep's protocol itself, not the registered one
-    method, seed = unit
-    return str(run_one(method, protocol, seed, results, root=root, official=official))
+    method, seed, graph = unit
+    on = protocol if graph is None else protocol.on_graph(graph)
+    return str(run_one(method, on, seed, results, root=root, official=official))
 
 
 def check_methods(methods: Sequence[str]) -> None:
@@ -282,7 +295,8 @@ def sweep(
     generate: bool = True,
     progress: bool = False,
 ) -> SweepReport:
-    """Every (method, seed) of ``protocol``; finished runs are skipped, failures reported.
+    """Every (method, seed) of ``protocol`` (on every graph); finished runs are skipped,
+    failures reported, progress printed when ``progress`` (runs done of all, elapsed time).
 
     Before any worker starts, the data is generated and, for sequence tracks, the frozen
     causal encoder that scores triplets is fitted once (not by every worker). ``official``:
@@ -297,24 +311,32 @@ def sweep(
     check_methods(methods)
     if official:
         clean_commit()
-    path = ensure_dataset(protocol, root, progress=progress, generate=generate)
     report = SweepReport()
     units = []
-    for unit in ((m, s) for m in methods for s in protocol.seeds):
-        if _finished(protocol, *unit, results):
-            report.records.append(record_file(protocol, *unit, results))
-        else:
-            units.append(unit)
+    for on in protocol.per_graph():
+        path = ensure_dataset(on, root, progress=progress, generate=generate)
+        todo = [(m, s, on.graph) for m in methods for s in protocol.seeds]
+        for m, s, g in todo:
+            if _finished(on, m, s, results):
+                report.records.append(record_file(on, m, s, results))
+            else:
+                units.append((m, s, g))
+        if on.mode == "sequences" and any(u[2] == on.graph for u in units):
+            Evaluator(on, load(path)).causal_predictor()
     if not units:
         return report
-    if protocol.mode == "sequences":
-        Evaluator(protocol, load(path)).causal_predictor()
     executor = executor or LocalExecutor(1)
     setup_arg = (protocol, str(results), str(root) if root else None, official)
+    total, start = len(report.records) + len(units), time.perf_counter()
     for outcome in executor.map_unordered(_setup_sweep, setup_arg, _run_unit, units):
-        method, seed = units[outcome.index]
+        method, seed, graph = units[outcome.index]
+        name = f"{method} seed {seed}" if graph is None else f"{method} graph {graph} seed {seed}"
         if outcome.error is None:
             report.records.append(Path(outcome.result))
         else:
-            report.failed[f"{method} seed {seed}"] = outcome.error.strip().splitlines()[-1]
+            report.failed[name] = outcome.error.strip().splitlines()[-1]
+        if progress:
+            done = len(report.records) + len(report.failed)
+            print(f"{protocol.track} ({protocol.tier}): {done}/{total} runs, {name} "
+                  f"{'failed' if outcome.error else 'done'}, {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return report

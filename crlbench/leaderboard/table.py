@@ -1,12 +1,16 @@
 """Aggregation of result records into the leaderboard table (pandas), Markdown and CSV.
 
 One row per (track, tier, method): the mean and sample standard deviation (``ddof=1``) over
-seeds of every metric, the number of seeds, and the marks (docs/design.md, docs/leaderboard.md):
+seeds of every metric, the number of seeds, and the marks (docs/design.md, docs/leaderboard.md).
+Records of different tiers never share a row. On a track whose protocol covers several
+graphs, the row's mean and std are over every (graph, seed) run of the method, so the spread
+counts both the graph drawn and the seed; :func:`aggregate_graphs` gives one row per graph.
+Marks:
 
 - ``post_hoc``: some seed's latents were assigned to variables after training (matching on
   held-out data), not by the method itself;
-- ``other_tier``: the row's tier is not the track's main tier (by default ``paper`` when the
-  track has any paper-tier record, else ``smoke``);
+- ``other_tier``: the row's tier is not the track's main tier (by default the largest tier,
+  in :data:`~crlbench.leaderboard.records.TIERS` order, with a record of the track);
 - ``deviated``: some seed's record lists deviations from the protocol (``deviations`` holds
   them, unique, joined with ``"; "``);
 - ``other_protocol``: the row's protocol hash differs from the one most rows of its track
@@ -18,7 +22,8 @@ seeds of every metric, the number of seeds, and the marks (docs/design.md, docs/
 The standard deviation of a single seed is undefined: it is NaN (printed ``n/a``, an empty
 CSV cell), never 0, so one lucky seed does not look like a perfectly stable method. A metric
 missing from some seeds is averaged over the seeds that report it. Seeds of one row must
-share the protocol and dataset hash, and no seed may appear twice.
+share the protocol hash and, per graph, the dataset hash, and no (graph, seed) may appear
+twice.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from crlbench.errors import CrlbenchError
-from crlbench.leaderboard.records import ResultRecord
+from crlbench.leaderboard.records import TIERS, ResultRecord
 from crlbench.metrics.suite import METRICS, metric_names
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "METRIC_ORDER",
     "MainTier",
     "aggregate",
+    "aggregate_graphs",
     "metric_names",
     "lower_is_better",
     "marks",
@@ -90,7 +96,8 @@ def _main_tiers(records: list[ResultRecord], main_tier: MainTier) -> dict[str, s
     out = {}
     for t in tracks:
         given = main_tier.get(t) if isinstance(main_tier, Mapping) else main_tier(t) if main_tier else None
-        out[t] = given or ("paper" if any(r.track == t and r.tier == "paper" for r in records) else "smoke")
+        have = {r.tier for r in records if r.track == t}
+        out[t] = given or max(have, key=TIERS.index)
     return out
 
 
@@ -109,57 +116,83 @@ def aggregate(
     Args:
         records: Validated result records (any order).
         main_tier: Track -> main tier (mapping or function); tracks it does not name get
-            ``paper`` if they have a paper-tier record, else ``smoke``.
+            their largest tier with a record (paper, else cpu, else smoke).
         submitted: Method -> its submission's metadata (``code``, ``paper``,
             ``external_data``, ``n_parameters``); those rows' origin is ``submitted``,
             every other row's ``official``.
 
     Returns:
         Columns ``track, tier, main_tier, method, method_version, dataset_id, n_seeds,
-        seeds, assignment``, then ``<metric>_mean`` and ``<metric>_std`` for every metric
+        seeds, n_graphs, assignment`` (``n_graphs``: 0 for a single-graph track), then ``<metric>_mean`` and ``<metric>_std`` for every metric
         (display order, NaN where a row lacks it), ``wall_time_s_mean``, ``n_parameters``,
         ``protocol_hash``, ``origin, code, paper, external_data``, the flags ``post_hoc,
         other_tier, deviated, other_protocol, submitted`` and ``deviations``. Rows are sorted by track, main tier first, then method.
 
     Raises:
-        CrlbenchError: no records, a seed twice in one row, or one row's seeds on
-            different protocol or dataset hashes.
+        CrlbenchError: no records, a (graph, seed) twice in one row, or one row's seeds on
+            different protocol hashes or, on one graph, different dataset hashes.
     """
+    return _aggregate(records, main_tier, submitted, by_graph=False)
+
+
+def aggregate_graphs(records: Iterable[ResultRecord], *, main_tier: MainTier = None) -> pd.DataFrame:
+    """One row per (track, tier, method, graph) of the tracks with several graphs: the
+    per-graph breakdown of :func:`aggregate`'s rows (its columns plus ``graph``; empty
+    when no record names a graph)."""
+    records = [r for r in records if r.graph is not None]
+    return _aggregate(records, main_tier, None, by_graph=True) if records else pd.DataFrame()
+
+
+def _aggregate(records: Iterable[ResultRecord], main_tier: MainTier, submitted: Mapping[str, Mapping[str, object]] | None,
+               *, by_graph: bool) -> pd.DataFrame:
     records = list(records)
     if not records:
         raise CrlbenchError("no result records to aggregate")
     mains = _main_tiers(records, main_tier)
-    groups: dict[tuple[str, str, str], list[ResultRecord]] = {}
+    groups: dict[tuple, list[ResultRecord]] = {}
     for r in records:
-        groups.setdefault((r.track, r.tier, r.method), []).append(r)
+        groups.setdefault((r.track, r.tier, r.method, *((r.graph,) if by_graph else ())), []).append(r)
     metrics = {m for r in records for m in r.metrics}
     known = [m for m in METRIC_ORDER if m in metrics]
     metric_list = known + sorted(metrics - set(known))
 
     rows = []
-    for (track, tier, method), rs in groups.items():
-        rs = sorted(rs, key=lambda r: r.seed)
-        where = f"track {track} tier {tier} method {method!r}"
-        seeds = [r.seed for r in rs]
-        dup = [s for s, n in Counter(seeds).items() if n > 1]
+    for (track, tier, method, *graph), rs in groups.items():
+        rs = sorted(rs, key=lambda r: (r.seed, -1 if r.graph is None else r.graph))
+        where = f"track {track} tier {tier} method {method!r}" + (f" graph {graph[0]}" if graph else "")
+        runs = Counter((r.graph, r.seed) for r in rs)
+        dup = [run for run, n in runs.items() if n > 1]
         if dup:
-            raise CrlbenchError(f"{where}: seed {dup[0]} has {Counter(seeds)[dup[0]]} records; keep one per seed")
-        for key in ("protocol_hash", "dataset_hash"):
-            values = _unique(getattr(r, key) for r in rs)
+            g, s = dup[0]
+            on = "" if g is None else f" on graph {g}"
+            raise CrlbenchError(f"{where}: seed {s}{on} has {runs[dup[0]]} records; keep one per seed")
+        if len(_unique(r.protocol_hash for r in rs)) > 1:
+            values = _unique(r.protocol_hash for r in rs)
+            raise CrlbenchError(
+                f"{where}: seeds ran on different protocol_hash values ({', '.join(v[:12] for v in values)}); "
+                "every seed of a row must run the same protocol on the same data"
+            )
+        for g in _unique(r.graph for r in rs):
+            values = _unique(r.dataset_hash for r in rs if r.graph == g)
             if len(values) > 1:
+                on = "" if g is None else f" on graph {g}"
                 raise CrlbenchError(
-                    f"{where}: seeds ran on different {key} values ({', '.join(v[:12] for v in values)}); "
+                    f"{where}: seeds{on} ran on different dataset_hash values ({', '.join(v[:12] for v in values)}); "
                     "every seed of a row must run the same protocol on the same data"
                 )
+        seeds = _unique(r.seed for r in rs)
+        graphs = sorted({r.graph for r in rs if r.graph is not None})
         row: dict[str, object] = {
             "track": track,
             "tier": tier,
             "main_tier": mains[track],
             "method": method,
+            **({"graph": graph[0]} if by_graph else {}),
             "method_version": ", ".join(_unique(r.method_version for r in rs)),
             "dataset_id": ", ".join(_unique(r.dataset_id for r in rs)),
-            "n_seeds": len(rs),
+            "n_seeds": len(seeds),
             "seeds": ",".join(map(str, seeds)),
+            "n_graphs": len(graphs),
             "assignment": ", ".join(_unique(r.assignment for r in rs)),
         }
         for m in metric_list:
@@ -192,7 +225,8 @@ def aggregate(
             top = max(counts.values())
             majority = min(h for h, n in counts.items() if n == top)  # ties: a fixed choice
             df.loc[idx, "other_protocol"] = df.loc[idx, "protocol_hash"] != majority
-    df = df.sort_values(["track", "other_tier", "tier", "method"], kind="stable").reset_index(drop=True)
+    keys = ["track", "other_tier", "tier", "method", *(["graph"] if by_graph else [])]
+    df = df.sort_values(keys, kind="stable").reset_index(drop=True)
     return df
 
 
@@ -221,34 +255,48 @@ def _md_escape(text: str) -> str:
     return text.replace("\n", " ")
 
 
-def to_markdown(df: pd.DataFrame, *, digits: int = 3) -> str:
+def _md_rows(t: pd.DataFrame, ms: list[str], digits: int, used: set[str], *, graph: bool = False) -> list[str]:
+    head = ["Method", "Tier", *(["Graph"] if graph else []), "Seeds",
+            *(f"{m} {'↓' if lower_is_better(m) else '↑'}" for m in ms), "Marks"]
+    out = ["| " + " | ".join(head) + " |",
+           "|" + "|".join(["---", "---", *(["--:"] if graph else []), "--:", *(["--:"] * len(ms)), "---"]) + "|"]
+    for _, row in t.iterrows():
+        mk = marks(row)
+        used.update(f for f, (m, _) in MARKS.items() if m in mk)
+        seeds = str(row["n_seeds"]) if graph or not row.get("n_graphs") else f"{row['n_seeds']} x {row['n_graphs']} graphs"
+        cells = [
+            _md_escape(str(row["method"])),
+            str(row["tier"]),
+            *([str(row["graph"])] if graph else []),
+            seeds,
+            *(format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], digits) for m in ms),
+            _md_escape(mk),
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def to_markdown(df: pd.DataFrame, *, digits: int = 3, graphs: pd.DataFrame | None = None) -> str:
     """One Markdown table per track (metrics it lacks left out) and the legend of marks.
 
     Cells read ``mean ± std``; arrows say whether higher (↑) or lower (↓) is better.
-    User-provided names are escaped so that no renderer reads them as markup.
+    User-provided names are escaped so that no renderer reads them as markup. ``graphs``
+    (:func:`aggregate_graphs`): each track with several graphs also gets its per-graph table.
     """
     out = []
     used: set[str] = set()
     for track, t in df.groupby("track", sort=False):
         ms = [m for m in metric_names(t) if t[f"{m}_mean"].notna().any()]
         out.append(f"### {_md_escape(str(track))} (main tier: {t['main_tier'].iloc[0]})\n")
-        head = ["Method", "Tier", "Seeds", *(f"{m} {'↓' if lower_is_better(m) else '↑'}" for m in ms), "Marks"]
-        out.append("| " + " | ".join(head) + " |")
-        out.append("|" + "|".join(["---", "---", "--:", *(["--:"] * len(ms)), "---"]) + "|")
-        for _, row in t.iterrows():
-            mk = marks(row)
-            used.update(f for f, (m, _) in MARKS.items() if m in mk)
-            cells = [
-                _md_escape(str(row["method"])),
-                str(row["tier"]),
-                str(row["n_seeds"]),
-                *(format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], digits) for m in ms),
-                _md_escape(mk),
-            ]
-            out.append("| " + " | ".join(cells) + " |")
+        out += _md_rows(t, ms, digits, used)
+        per_graph = graphs[graphs["track"] == track] if graphs is not None and len(graphs) else None
+        if per_graph is not None and len(per_graph):
+            out += ["", "Per graph (mean ± std over the seeds on that graph):", ""]
+            out += _md_rows(per_graph, [m for m in ms if f"{m}_mean" in per_graph], digits, used, graph=True)
         out.append("")
     legend = [f"{_md_escape(MARKS[f][0])} {MARKS[f][1]}" for f in MARKS if f in used]
-    out.append("Mean ± sample std over seeds (n/a: one seed)." + (" Marks: " + "; ".join(legend) + "." if legend else ""))
+    over = "seeds" if graphs is None or not len(graphs) else "seeds (on tracks with several graphs: over every graph x seed run)"
+    out.append(f"Mean ± sample std over {over} (n/a: one seed)." + (" Marks: " + "; ".join(legend) + "." if legend else ""))
     return "\n".join(out) + "\n"
 
 

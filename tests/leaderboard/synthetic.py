@@ -28,7 +28,12 @@ def record_dict(
     metrics: dict[str, float] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """A valid record as a JSON-shaped dict; ``overrides`` replace fields."""
+    """A valid record as a JSON-shaped dict; ``overrides`` replace fields. On a track with
+    several graphs the record is on ``graph`` (default 0) and carries that graph's hash."""
+    expected = expected_dataset_hash(track, tier)
+    graph = overrides.get("graph", 0 if isinstance(expected, dict) else None)
+    if isinstance(expected, dict):
+        expected = expected.get(graph)
     d: dict[str, Any] = {
         "schema_version": 1,
         "method": method,
@@ -38,7 +43,7 @@ def record_dict(
         "protocol_hash": sha(f"protocol {track} {tier}"),
         "dataset_id": track,
         # tracks with a protocol must carry its dataset hash (the CLI checks it)
-        "dataset_hash": expected_dataset_hash(track, tier) or sha(f"dataset {track} {tier}"),
+        "dataset_hash": expected or sha(f"dataset {track} {tier}"),
         "seed": seed,
         "metrics": {"r2_diag": 0.8, "r2_sep": 0.1, "mcc": 0.7} if metrics is None else metrics,
         "per_variable": {"r2_diag": {"a": 0.9, "b": 0.7}},
@@ -50,6 +55,7 @@ def record_dict(
         "crlbench_version": "0.1.0",
         "commit": "0" * 40,
         "created": "2026-01-31T12:00:00+00:00",
+        **({} if graph is None else {"graph": graph}),
     }
     d.update(overrides)
     return d

@@ -80,7 +80,7 @@ def test_missing_field(name):
         ("n_parameters", 1.5, "n_parameters: expected an integer, got float 1.5"),
         ("wall_time_s", -2.0, "wall_time_s: must be >= 0"),
         ("wall_time_s", "1s", "wall_time_s: expected a number, got str"),
-        ("tier", "full", "tier: must be one of smoke, paper; got 'full'"),
+        ("tier", "full", "tier: must be one of smoke, cpu, paper; got 'full'"),
         ("assignment", "oracle", "assignment: must be one of learned, post-hoc, none"),
         ("schema_version", 2, "schema_version: unknown schema version 2; this crlbench reads version 1"),
         ("schema_version", "1", "schema_version: expected an integer"),

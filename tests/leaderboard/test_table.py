@@ -9,7 +9,7 @@ import pytest
 
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.records import ResultRecord
-from crlbench.leaderboard.table import aggregate, format_mean_std, lower_is_better, marks, to_csv, to_markdown
+from crlbench.leaderboard.table import aggregate, aggregate_graphs, format_mean_std, lower_is_better, marks, to_csv, to_markdown
 from tests.leaderboard.synthetic import record_dict, sha
 
 T = "toy-son-pairs-v1"
@@ -68,6 +68,48 @@ def test_main_tier_is_paper_when_present_and_overridable():
         ("A", "smoke", False), ("B", "smoke", False), ("A", "paper", True)
     ]
     assert aggregate(rs, main_tier=lambda track: "smoke").equals(df)
+
+
+def test_records_of_different_tiers_never_share_a_row():
+    # the same method, seeds and numbers on all three tiers: three rows, never one of 9 seeds
+    rs = [rec("A", s, {"mcc": 0.1 * s + i}, tier=tier, track="causal-circuit-tris-v1")
+          for i, tier in enumerate(("smoke", "cpu", "paper")) for s in (0, 1, 2)]
+    df = aggregate(rs)
+    assert sorted(df["tier"]) == ["cpu", "paper", "smoke"] and set(df["n_seeds"]) == {3}
+    assert list(df["tier"]) == ["paper", "cpu", "smoke"]  # the main tier (largest with records) first
+    for tier, i in (("smoke", 0), ("cpu", 1), ("paper", 2)):
+        assert df.set_index("tier").loc[tier, "mcc_mean"] == pytest.approx(0.1 + i)
+    assert list(df["other_tier"]) == [False, True, True]
+    cpu_only = aggregate([r for r in rs if r.tier != "paper"])
+    assert list(zip(cpu_only["tier"], cpu_only["other_tier"])) == [("cpu", False), ("smoke", True)]
+    md = to_markdown(df)
+    assert md.count("| A |") == 3 and "| A | cpu | 3 |" in md
+
+
+def test_several_graphs_aggregate_over_every_graph_and_seed():
+    # cpu tier of the toy pairs track: 3 graphs x 2 seeds; shd = graph + seed / 2
+    rs = [rec("A", s, {"shd": g + s / 2}, tier="cpu", graph=g) for g in (0, 1, 2) for s in (0, 1)]
+    row = aggregate(rs).iloc[0]
+    assert (row["n_seeds"], row["n_graphs"], row["seeds"]) == (2, 3, "0,1")
+    values = [0, 0.5, 1, 1.5, 2, 2.5]  # every graph x seed run
+    assert row["shd_mean"] == pytest.approx(sum(values) / 6)
+    assert row["shd_std"] == pytest.approx(pd.Series(values).std(ddof=1))
+    per = aggregate_graphs(rs)
+    assert list(per["graph"]) == [0, 1, 2] and list(per["n_seeds"]) == [2, 2, 2]
+    assert list(per["shd_mean"]) == pytest.approx([0.25, 1.25, 2.25])
+    assert row["shd_mean"] == pytest.approx(per["shd_mean"].mean())  # equal seeds per graph: mean of graph means
+    md = to_markdown(aggregate(rs), graphs=per)
+    assert "| A | cpu | 2 x 3 graphs |" in md and "Per graph" in md and "| A | cpu | 1 | 2 | 1.250 ± 0.354 |" in md
+    assert aggregate_graphs([rec("A", 0, {"shd": 1})]).empty  # single-graph tracks have no breakdown
+    with pytest.raises(CrlbenchError, match="seed 1 on graph 2 has 2 records"):
+        aggregate([*rs, rec("A", 1, {"shd": 9}, tier="cpu", graph=2)])
+    # a graph's record carrying another graph's data is refused when read against the protocol
+    from crlbench.leaderboard.protocols import expected_dataset_hash
+
+    bad = record_dict("A", T, "cpu", 0, graph=1, dataset_hash=expected_dataset_hash(T, "cpu")[0])
+    with pytest.raises(CrlbenchError, match="dataset_hash"):
+        ResultRecord.from_dict(bad, expected_hash=expected_dataset_hash)
+    assert ResultRecord.from_dict(record_dict("A", T, "cpu", 0, graph=1), expected_hash=expected_dataset_hash).graph == 1
 
 
 def test_metric_missing_in_one_seed_averages_the_others():
