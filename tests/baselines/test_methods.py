@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from crlbench.baselines import check_method, method_class
+from crlbench.baselines.methods import official_methods
 from crlbench.baselines.run import RUN_FILES, load_run, train
 from crlbench.datasets.loaders import Pairs, Sequence
 from crlbench.errors import CrlbenchError
 
-METHODS = ["ilcm", "disentangled-vae", "beta-vae"]
+METHODS = list(official_methods("pairs"))
 FAST = {"progress": False}
 
 
