@@ -1,4 +1,5 @@
-"""Training-step throughput of every image baseline and the shared stages, fp32 against ``auto``.
+"""Training-step throughput of every image baseline and the shared stages, fp32 against
+``auto``; and of ILCM on toy vector pairs.
 
 Run: ``pytest benchmarks/test_bench_training.py --benchmark-enable --benchmark-only -p no:cacheprovider -s``
 (``CRLBENCH_BENCH_COMPILE=1`` adds ``auto`` + ``torch.compile``; the first step, which
@@ -177,4 +178,23 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
         info["fp32_fraction_of_avx512_peak"] = round(flops / best["fp32"] / 1e9 / peaks["avx512_fp32"], 3)
     benchmark.extra_info.update(info)
     print(f"\n{name} {res}px {device}: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    torch.set_num_threads(threads)
+
+
+TOY = {"toy-n4": 4, "toy-n10": 10}
+
+
+@pytest.mark.parametrize("case", sorted(TOY))
+def test_ilcm_toy_train_step(benchmark, case):
+    """ILCM on toy vector pairs (pairs/s, batch 64, one thread): vectors stay float32."""
+    from crlbench.baselines.ilcm import ILCMModule
+
+    k = TOY[case]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    step = _step_fn(ILCMModule((k,), k), {"pair": torch.randn(64, 2, k)}, "cpu")
+    step()
+    benchmark.pedantic(step, rounds=50, iterations=1)
+    benchmark.extra_info["pairs_per_s"] = round(64 / benchmark.stats.stats.min, 1)
     torch.set_num_threads(threads)

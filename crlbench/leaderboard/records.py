@@ -52,6 +52,7 @@ __all__ = [
     "SOFTWARE",
     "clean_commit",
     "run_precision",
+    "run_stages",
     "record_path",
     "record_location",
     "safe_name",
@@ -112,6 +113,7 @@ class ResultRecord:
     software: dict[str, Optional[str]] = field(default_factory=dict)
     precision: str = ""
     graph: Optional[int] = None
+    stages: dict[str, str] = field(default_factory=dict)
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -301,11 +303,21 @@ _CHECKS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "artifacts": lambda d: _artifacts(d["artifacts"]),
     "software": lambda d: _software(d["software"]),
     "precision": lambda d: _str(d, "precision"),
+    "stages": lambda d: _stages(d["stages"]),
 }
 #: Fields an older record may lack: name -> the empty value it reads as.
-_OPTIONAL: dict[str, Callable[[], Any]] = {"artifacts": dict, "software": dict, "precision": str, "graph": lambda: None}
+_OPTIONAL: dict[str, Callable[[], Any]] = {"artifacts": dict, "software": dict, "precision": str, "graph": lambda: None, "stages": dict}
 #: Order of the fields in a record file.
 _FIELD_ORDER = (*(n for n in _CHECKS if n != "artifacts"), "artifacts")
+
+
+def _stages(v: Any) -> dict[str, str]:
+    if not isinstance(v, Mapping):
+        raise _fail("stages", f"expected an object of stage name -> key (64 hex digits), got {_type(v)}")
+    for k, x in v.items():
+        if not isinstance(x, str) or not _HEX64.fullmatch(x):
+            raise _fail(f"stages.{k}", f"expected a stage key of 64 hex digits, got {x!r}")
+    return dict(v)
 
 
 def _software(v: Any) -> dict[str, Optional[str]]:
@@ -500,6 +512,15 @@ def clean_commit(commit: str | None = None) -> str:
     if commit == "unknown":
         raise RecordError("official records need crlbench run from a git checkout (the commit is unknown)")
     return commit
+
+
+def run_stages(run_config: Mapping[str, Any] | str | Path) -> dict[str, str]:
+    """The shared stages a run used (``config.json`` ``stages``): name -> stage key."""
+    if not isinstance(run_config, Mapping):
+        path = Path(run_config)
+        path = path / "config.json" if path.is_dir() else path
+        run_config = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {name: s["key"] for name, s in (run_config.get("stages") or {}).items()}
 
 
 def run_precision(run_config: Mapping[str, Any] | str | Path) -> str:

@@ -139,7 +139,7 @@ def run_one(
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator
     from crlbench.leaderboard.protocols import expected_dataset_hash
-    from crlbench.leaderboard.records import load_record, run_precision
+    from crlbench.leaderboard.records import load_record, run_precision, run_stages
     from crlbench.leaderboard.submit import submission_seeds
 
     if seed not in submission_seeds(protocol):
@@ -170,6 +170,7 @@ def run_one(
             wall_time_s=time.perf_counter() - start,
             n_parameters=_n_parameters(model),
             precision=run_precision(out),
+            stages=run_stages(out),
             official=official,
         )
         return record.save(rec_path)

@@ -115,3 +115,22 @@ def test_citris_nf_uses_a_shared_autoencoder(tmp_path):
     assert not (tmp_path / "run" / "autoencoder").exists()
     z = m.encode(np.asarray(seq.observations[:3]))
     assert z.shape == (3, 6) and m.decode(z).shape == (3, 64, 64, 3)
+
+
+def test_records_carry_the_stage_keys_of_the_run(tmp_path):
+    import json
+    from pathlib import Path
+
+    from crlbench.leaderboard.records import RecordError, ResultRecord, run_stages
+
+    config = {"stages": {"autoencoder": {"kind": "citris-ae", "key": "ab" * 32, "weights_sha256": "cd" * 32, "path": None}}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert run_stages(tmp_path) == {"autoencoder": "ab" * 32}
+    assert run_stages({}) == {}
+    src = Path(__file__).parents[2] / "results/smoke/causal-circuit-tris-v1/smoke/citris-nf-seed0.json"
+    data = json.loads(src.read_text())
+    rec = ResultRecord.from_dict({**data, "stages": run_stages(tmp_path)})
+    assert rec.stages == {"autoencoder": "ab" * 32} and json.loads(rec.to_json())["stages"] == rec.stages
+    assert "stages" not in json.loads(ResultRecord.from_dict(data).to_json())  # older records unchanged
+    with pytest.raises(RecordError, match="stages.autoencoder"):
+        ResultRecord.from_dict({**data, "stages": {"autoencoder": "not-a-key"}})
