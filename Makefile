@@ -10,7 +10,7 @@ DATA   ?= data
 # Chromium for the leaderboard page test.
 SYSTEM_PACKAGES := libegl1 libgl1 libosmesa6 libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 chromium
 
-.PHONY: demo official test bench install system-deps clean
+.PHONY: demo official reference test bench install system-deps clean
 
 RESULTS ?= results/demo
 SITE    ?= site
@@ -31,6 +31,16 @@ demo: install
 official: install
 	$(MAKE) demo TRACKS="$$($(VENV)/bin/crlbench tracks --ids --tier smoke)" RESULTS=results/smoke SITE=$(SITE)-official SWEEP_OPTS=--official
 	cp $(SITE)-official/results.md $(SITE)-official/results.csv results/smoke/
+
+# The cpu tier's reference results in results/cpu: every official baseline of every track,
+# every seed and graph, 2 workers (sized for about 4 hours on 2 idle cores; docs/leaderboard.md,
+# "Tiers"). Resumable: finished runs are kept, a killed run resumes from its checkpoint, so
+# rerunning after an interruption continues; each sweep prints runs done of all and the time.
+# Then the table and the page: results/cpu/results.md, results.csv and $(SITE)-cpu/index.html.
+reference: install
+	@tracks="$$($(VENV)/bin/crlbench tracks --ids --tier cpu)"; n=$$(echo $$tracks | wc -w); i=0; 	for t in $$tracks; do i=$$((i + 1)); echo "== reference: track $$i/$$n: $$t (cpu tier)"; 	  $(VENV)/bin/crlbench sweep --protocol $$t --tier cpu --workers 2 --data $(DATA) --results results/cpu $(SWEEP_OPTS) || exit 1; done
+	$(VENV)/bin/crlbench leaderboard build results/cpu --out $(SITE)-cpu --data $(DATA)/cpu
+	cp $(SITE)-cpu/results.md $(SITE)-cpu/results.csv results/cpu/
 
 test: install
 	$(PY) -m pytest -q
@@ -58,4 +68,4 @@ $(VENV)/.installed: pyproject.toml constraints.txt | system-deps
 	touch $@
 
 clean:
-	rm -rf $(VENV) data results/demo results/demo-runs site .pytest_cache .benchmarks
+	rm -rf $(VENV) data results/demo results/demo-runs results/cpu-runs site .pytest_cache .benchmarks

@@ -179,13 +179,13 @@ def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int]]) -> dict[
     """An image track; ``budgets``: tier -> (budget, batch size).
 
     Smoke: 32x32 frames, c_hid 32, 16 latents, 2 of the K+1 options decoded: minutes per run
-    on one CPU core, an end-to-end check rather than a result. CPU: CPU_RESOLUTION frames,
-    c_hid 32, 16 latents, 2 options, cpu-size data (docs/leaderboard.md, "Tiers", says how it
-    was sized). Paper: 64x64 (CITRIS' and ILCM's training size), c_hid 64, 32 latents,
-    every option.
+    on one CPU core, an end-to-end check rather than a result. CPU: :data:`CPU_RESOLUTION`
+    frames, c_hid 32, 16 latents, 2 options, cpu-size data (docs/leaderboard.md, "Tiers",
+    says how it was sized). Paper: 64x64 (CITRIS' and ILCM's training size), c_hid 64, 32
+    latents, every option.
     """
     mode = dataset_entry(track).mode
-    shape = {"smoke": (32, 32, 16, 2), "cpu": (CPU_RESOLUTION, 32, 16, 2), "paper": (64, 64, 32, None)}
+    shape = {"smoke": (32, 32, 16, 2), "cpu": (CPU_RESOLUTION[mode], 32, 16, 2), "paper": (64, 64, 32, None)}
     return _track(track, {
         tier: {"budget": budget, "batch_size": batch, "resolution": shape[tier][0],
                "latent_dim": None if mode == "pairs" else shape[tier][2],
@@ -194,11 +194,15 @@ def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int]]) -> dict[
     })
 
 
-#: Image side of the cpu tier's image tracks.
-CPU_RESOLUTION = 64
-#: (budget, batch size) of the cpu tier's image tracks: TRIS (batch in windows) and pairs.
-CPU_TRIS = ("600steps", 32)
-CPU_PAIRS = ("2000steps", 32)
+#: Image side of the cpu tier's image tracks, by mode. Pairs train at 32 px: their shared
+#: reduce-dim stage costs 4.4 CPU-seconds per step of 32 pairs at 64 px in bf16 (1.2 at
+#: 32 px), so 600 steps at 64 px (44 minutes, on which every pairs run waits) would not fit
+#: the tier's budget (docs/leaderboard.md, "Tiers").
+CPU_RESOLUTION = {"sequences": 64, "pairs": 32}
+#: (budget, batch size) of the cpu tier's image tracks: TRIS (batch in windows of two
+#: frames) and pairs (the budget of the shared stage and of each method on its encodings).
+CPU_TRIS = ("800steps", 32)
+CPU_PAIRS = ("600steps", 32)
 #: Graphs (data seeds) of the toy tracks' cpu and paper tiers, as ILCM's three data seeds:
 #: at n = 5 they have 5-7 (pairs) and 7-10 (TRIS, cross-variable) edges; the smoke tier keeps
 #: one graph (n = 4, data seed 0): it checks the pipeline, not the methods.
