@@ -116,7 +116,8 @@ def submission_seeds(p: Protocol) -> tuple[int, ...]:
 
 def _evaluate_hint(p: Protocol, method: str, seeds: Iterable[int]) -> str:
     flags = " ".join(f"--seed {s}" for s in seeds)
-    return f"crlbench evaluate --track {p.track} --tier {p.tier} --method {method} {flags}"
+    graph = "" if p.graph is None else f"--graph {p.graph} "
+    return f"crlbench evaluate --track {p.track} --tier {p.tier} {graph}--method {method} {flags}"
 
 
 def check_complete(records: Iterable[ResultRecord], method: str) -> dict[tuple[str, str], list[int]]:
@@ -138,23 +139,27 @@ def check_complete(records: Iterable[ResultRecord], method: str) -> dict[tuple[s
     for (track, tier), rs in sorted(groups.items()):
         p = protocol(track, tier)
         where = f"{method} on {track} ({tier})"
+        graphs = {g.graph: g for g in p.per_graph()}  # {None: p} on a single-graph track
         for r in rs:
-            if r.protocol_hash != p.hash or r.dataset_hash != p.dataset_hash:
+            g = graphs.get(r.graph, p)
+            if r.protocol_hash != p.hash or r.graph not in graphs or r.dataset_hash != g.dataset_hash:
                 raise SubmissionError(
                     f"{where}, seed {r.seed}: the record ran protocol {r.protocol_hash[:12]} on data {r.dataset_hash[:12]}, "
-                    f"the track's protocol is {p.hash[:12]} on {p.dataset_hash[:12]}; score it again with this crlbench"
+                    f"the track's protocol is {p.hash[:12]} on {g.dataset_hash[:12]}; score it again with this crlbench"
                 )
-        seeds = sorted(r.seed for r in rs)
-        if len(set(seeds)) != len(seeds):
-            raise SubmissionError(f"{where}: a seed has two records ({seeds}); keep one per seed")
-        want = submission_seeds(p)
-        missing = [s for s in want if s not in seeds]
-        if missing:
-            raise SubmissionError(
-                f"{where}: seeds {missing} are missing; an entry needs every protocol seed and at least "
-                f"{MIN_SEEDS} ({list(want)}): {_evaluate_hint(p, method, missing)}"
-            )
-        out[(track, tier)] = seeds
+        for graph, g in graphs.items():  # every graph needs every seed
+            on = where if graph is None else f"{where}, graph {graph}"
+            seeds = sorted(r.seed for r in rs if r.graph == graph)
+            if len(set(seeds)) != len(seeds):
+                raise SubmissionError(f"{on}: a seed has two records ({seeds}); keep one per seed")
+            want = submission_seeds(p)
+            missing = [s for s in want if s not in seeds]
+            if missing:
+                raise SubmissionError(
+                    f"{on}: seeds {missing} are missing; an entry needs every protocol seed and at least "
+                    f"{MIN_SEEDS} ({list(want)}): {_evaluate_hint(g, method, missing)}"
+                )
+        out[(track, tier)] = sorted({r.seed for r in rs})
     return out
 
 

@@ -85,9 +85,17 @@ def test_incomplete_submission_is_refused_with_the_fix(tmp_path, seeds, tier, mi
     with pytest.raises(SubmissionError) as e:
         make_submission(tmp_path / "results", tmp_path / "sub", method="mine", code=CODE, external_data=False)
     flags = " ".join(f"--seed {s}" for s in json.loads(missing))
-    assert f"mine on {TRACK} ({tier}): seeds {missing} are missing; an entry needs every protocol seed and at least 3" in str(e.value)
-    assert str(e.value).endswith(f"crlbench evaluate --track {TRACK} --tier {tier} --method mine {flags}")
+    on, graph = (", graph 0", "--graph 0 ") if tier == "paper" else ("", "")  # the paper tier covers 3 graphs
+    assert f"mine on {TRACK} ({tier}){on}: seeds {missing} are missing; an entry needs every protocol seed and at least 3" in str(e.value)
+    assert str(e.value).endswith(f"crlbench evaluate --track {TRACK} --tier {tier} {graph}--method mine {flags}")
     assert not (tmp_path / "sub").exists()
+
+
+def test_a_graph_without_records_is_refused_with_the_fix(tmp_path):
+    write_records(tmp_path / "results", "mine", (0, 1, 2), tier="cpu")  # graph 0 only, of graphs 0, 1, 2
+    with pytest.raises(SubmissionError, match=rf"mine on {TRACK} \(cpu\), graph 1: seeds \[0, 1, 2\] are missing.*"
+                                              rf"--tier cpu --graph 1 --method mine --seed 0 --seed 1 --seed 2$"):
+        make_submission(tmp_path / "results", tmp_path / "sub", method="mine", code=CODE, external_data=False)
 
 
 def test_records_of_another_protocol_are_refused(tmp_path):
