@@ -443,6 +443,9 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma-separated methods (default: the track's baselines)")
     p.add_argument("--results", type=_path, default=Path("results"), help="results folder (records, runs)")
     p.add_argument("--official", action="store_true", help="official records: refused unless the crlbench checkout is clean")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --tier paper: the paper tier's code path at dry-run scale (small splits, 10 steps), on CPU "
+                        "without a GPU, records under tier paper-dry-run (default --results results-dry-run)")
     _track_options(p)
     _executor_options(p)
 
@@ -460,9 +463,20 @@ def _sweep(args: argparse.Namespace) -> int:
             f"--methods {args.methods!r}: {str(e).rstrip('.')}; give comma-separated names (e.g. {','.join(proto.methods)}), "
             "or leave it out for the track's baselines"
         ) from None
-    _folder("--results", args.results, create=False)
-    report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data,
-                   official=args.official, generate=not args.no_generate, progress=True)
+    if args.dry_run:
+        from crlbench.leaderboard.dry_run import DRY_RUN_RESULTS, dry_run, dry_run_sweep
+
+        if args.official:
+            raise CrlbenchError("--official with --dry-run: a dry run's records are never official; drop one of them")
+        dry_run(proto)  # refuses other tiers
+        results = DRY_RUN_RESULTS if args.results == Path("results") else args.results
+        _folder("--results", results, create=False)
+        report = dry_run_sweep(proto, methods, results, root=args.data, executor=_make_executor(args, 1 if proto.device == "cuda" else 0),
+                               progress=True)
+    else:
+        _folder("--results", args.results, create=False)
+        report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data,
+                       generate=not args.no_generate, progress=True, official=args.official)
     print(f"{len(report.records)} runs finished, {len(report.failed)} failed")
     for unit, error in report.failed.items():
         print(f"  FAILED {unit}: {error}")

@@ -41,6 +41,7 @@ from crlbench.errors import CrlbenchError
 __all__ = [
     "SCHEMA_VERSION",
     "TIERS",
+    "DRY_RUN_TIER",
     "ASSIGNMENTS",
     "RecordError",
     "ExpectedHash",
@@ -62,6 +63,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: The tiers, smallest first (what each is for: docs/leaderboard.md, "Tiers").
 TIERS = ("smoke", "cpu", "paper")
+#: Tier of paper-tier dry runs (:mod:`crlbench.leaderboard.dry_run`): readable records that no
+#: protocol, table or submission accepts.
+DRY_RUN_TIER = "paper-dry-run"
 #: How latents were mapped to causal variables: by the method itself, by matching on
 #: held-out data after training, or not at all (metrics that need none).
 ASSIGNMENTS = ("learned", "post-hoc", "none")
@@ -284,7 +288,7 @@ _CHECKS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "method": lambda d: _str(d, "method"),
     "method_version": lambda d: _str(d, "method_version"),
     "track": lambda d: _str(d, "track"),
-    "tier": lambda d: _choice(d, "tier", TIERS),
+    "tier": lambda d: DRY_RUN_TIER if d["tier"] == DRY_RUN_TIER else _choice(d, "tier", TIERS),  # dry runs: read, never tabled
     "protocol_hash": lambda d: _hash(d, "protocol_hash"),
     "dataset_id": lambda d: _str(d, "dataset_id"),
     "dataset_hash": lambda d: _hash(d, "dataset_hash"),

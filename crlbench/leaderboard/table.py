@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from crlbench.errors import CrlbenchError
-from crlbench.leaderboard.records import TIERS, ResultRecord
+from crlbench.leaderboard.records import DRY_RUN_TIER, TIERS, ResultRecord
 from crlbench.metrics.suite import METRICS, metric_names
 
 __all__ = [
@@ -148,6 +148,12 @@ def _aggregate(records: Iterable[ResultRecord], main_tier: MainTier, submitted: 
     records = list(records)
     if not records:
         raise CrlbenchError("no result records to aggregate")
+    dry = [r for r in records if r.tier == DRY_RUN_TIER]
+    if dry:
+        raise CrlbenchError(
+            f"{dry[0].track} {dry[0].method} seed {dry[0].seed}: a record of a paper-tier dry run (tier {DRY_RUN_TIER}), "
+            "a check of the code path and never a leaderboard row; keep dry runs in a results folder of their own"
+        )
     mains = _main_tiers(records, main_tier)
     groups: dict[tuple, list[ResultRecord]] = {}
     for r in records:
