@@ -106,6 +106,11 @@ class Protocol:
         return [self.on_graph(g) for g in self.graphs] if self.graphs else [self]
 
     @property
+    def graph_hashes(self) -> dict[int, str]:
+        """Graph -> the dataset hash of its data (empty on a single-graph track)."""
+        return {g: self.on_graph(g).dataset_hash for g in self.graphs}
+
+    @property
     def mode(self) -> str:
         return dataset_entry(self.dataset_id).mode
 
@@ -136,7 +141,7 @@ class Protocol:
         if self.graphs:  # every graph object of the protocol has the same hash
             del d["dataset_seed"]
             d["graphs"] = list(self.graphs)
-            d["dataset_hashes"] = {str(p.dataset_seed): p.dataset_hash for p in self.per_graph()}
+            d["dataset_hashes"] = {str(g): h for g, h in self.graph_hashes.items()}
         else:
             d["dataset_hash"] = self.dataset_hash
         return d
@@ -261,7 +266,7 @@ def expected_dataset_hash(track: str, tier: str) -> str | dict[int, str] | None:
     p = PROTOCOLS.get((track, tier))
     if p is None:
         return None
-    return {g.dataset_seed: g.dataset_hash for g in p.per_graph()} if p.graphs else p.dataset_hash
+    return p.graph_hashes or p.dataset_hash
 
 
 def protocol(track: str, tier: str = "smoke") -> Protocol:
