@@ -200,9 +200,9 @@ def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int]]) -> dict[
 
 
 #: Image side of the cpu tier's image tracks, by mode. Pairs train at 32 px: their shared
-#: reduce-dim stage costs 4.4 CPU-seconds per step of 32 pairs at 64 px in bf16 (1.2 at
-#: 32 px), so 600 steps at 64 px (44 minutes, on which every pairs run waits) would not fit
-#: the tier's budget (docs/leaderboard.md, "Tiers").
+#: reduce-dim stage costs 3.3-4.4 CPU-seconds per step of 32 pairs at 64 px in bf16 (1.1-1.2
+#: at 32 px), so 600 steps at 64 px (33-44 minutes, on which every pairs run waits) would not
+#: fit the tier's limits (docs/leaderboard.md, "Tiers").
 CPU_RESOLUTION = {"sequences": 64, "pairs": 32}
 #: (budget, batch size) of the cpu tier's image tracks: TRIS (batch in windows of two
 #: frames) and pairs (the budget of the shared stage and of each method on its encodings).
