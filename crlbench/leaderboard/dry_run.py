@@ -7,12 +7,13 @@ changes only what makes the paper tier take GPU-days: the split sizes
 (:data:`DRY_RUN_SPLITS`) and the budget (:data:`DRY_RUN_STEPS` optimiser steps, enough for
 every phase of a phased method to run). Without a GPU it runs on CPU (the paper tier asks
 for ``cuda``; every record names the fallback among its deviations); on a GPU machine it
-checks the CUDA path itself in minutes. It writes its records under the tier :data:`DRY_RUN_TIER`,
-which no protocol has: a leaderboard refuses them, and they are meant for a results folder
-of their own (``results-dry-run`` by default), never beside real records.
+checks the CUDA path itself in minutes. It writes its records under the tier
+:data:`DRY_RUN_TIER`, which no protocol has: tables refuse them, and they go to a results
+folder of their own (``results-dry-run`` by default), never beside real records.
 
-``crlbench sweep --protocol TRACK --tier paper --dry-run`` runs one; the tests run it for
-every method of the toy tracks and of an image track, so a GPU run meets only the scale.
+``crlbench sweep --protocol TRACK --tier paper --dry-run`` runs one. The default tests run
+it for every method of the toy tracks, slow tests for the CausalCircuit image tracks, so
+that a GPU run meets only the scale.
 """
 
 from __future__ import annotations
@@ -20,17 +21,20 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.protocols import Protocol, protocol
 from crlbench.leaderboard.records import DRY_RUN_TIER
 
+if TYPE_CHECKING:
+    from crlbench.leaderboard.runner import SweepReport
+
 __all__ = ["DRY_RUN_SPLITS", "DRY_RUN_STEPS", "DRY_RUN_TIER", "DRY_RUN_RESULTS", "DryRunProtocol", "dry_run", "dry_run_sweep"]
 
 #: Optimiser steps of a dry run: ILCM's phase boundaries (10 / 20 / 30 / 60 of 90 epochs)
-#: all fall before step 7 of 10, so every phase trains at least one step.
+#: are all crossed by step 7 of 10, so every phase trains at least one step.
 DRY_RUN_STEPS = 10
 #: Split sizes of a dry run by track mode: a sequence's training split holds at least one
 #: paper batch of windows (512 on TRIS tracks), every probe split enough samples for the
@@ -39,7 +43,7 @@ DRY_RUN_SPLITS: dict[str, dict[str, int]] = {
     "pairs": {"train": 128, "val": 64, "test": 64, "test_indep": 128},
     "sequences": {"train": 640, "val": 128, "test": 128, "test_indep": 128, "test_triplets": 32},
 }
-#: Default results folder of dry runs (``<results>-dry-run`` beside a given one).
+#: Default results folder of dry runs.
 DRY_RUN_RESULTS = Path("results-dry-run")
 
 
@@ -55,11 +59,6 @@ class DryRunProtocol(Protocol):
         """The paper spec with the dry run's split sizes (every other field unchanged)."""
         return replace(super().dataset_spec(), splits=dict(self.splits))
 
-    def to_dict(self) -> dict[str, Any]:
-        d = super().to_dict()
-        d["splits"] = dict(self.splits)
-        return d
-
 
 def dry_run(track: str | Protocol, *, seeds: Sequence[int] | None = None, graphs: Sequence[int] | None = None) -> DryRunProtocol:
     """The dry run of ``track``'s paper protocol (a track id or the paper protocol).
@@ -69,11 +68,11 @@ def dry_run(track: str | Protocol, *, seeds: Sequence[int] | None = None, graphs
             them; each runs the same code, so a quick check may take one of each).
     """
     paper = track if isinstance(track, Protocol) else protocol(track, "paper")
+    if paper.tier != "paper":
+        raise CrlbenchError(f"--dry-run runs the paper tier's code path; {paper.track} was given at tier {paper.tier} (pass --tier paper)")
     for name, want, have in (("seeds", seeds, paper.seeds), ("graphs", graphs, paper.graphs)):
         if want is not None and (not want or not set(want) <= set(have)):
             raise CrlbenchError(f"{paper.track}: {name} {list(want)} are not a subset of the paper protocol's {list(have)}")
-    if paper.tier != "paper":
-        raise CrlbenchError(f"--dry-run runs the paper tier's code path; {paper.track} was given at tier {paper.tier} (pass --tier paper)")
     fields = {f: getattr(paper, f) for f in Protocol.__dataclass_fields__}
     fields.update(tier=DRY_RUN_TIER, budget=f"{DRY_RUN_STEPS}steps")
     if seeds is not None:
@@ -93,7 +92,7 @@ def dry_run_sweep(
     progress: bool = False,
     seeds: Sequence[int] | None = None,
     graphs: Sequence[int] | None = None,
-) -> Any:
+) -> "SweepReport":
     """Every (method, seed) of ``track``'s paper protocol, on every graph, at dry-run scale
     (:func:`crlbench.leaderboard.runner.sweep` on :func:`dry_run`'s protocol).
 
