@@ -15,7 +15,8 @@ reduce-dim stage at its fixed settings) at the pairs and TRIS resolutions. Preci
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch

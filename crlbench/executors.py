@@ -19,10 +19,11 @@ import abc
 import multiprocessing as mp
 import os
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from crlbench.errors import CrlbenchError
 
@@ -48,7 +49,7 @@ def _attempt(state: Any, work: Callable, task: Any, retries: int) -> tuple[Any, 
     for attempt in range(1, retries + 2):
         try:
             return work(state, task), None, attempt
-        except Exception:  # the unit failed; it is idempotent, so try again
+        except Exception:  # noqa: BLE001 - the unit failed; it is idempotent, so try again
             error = traceback.format_exc()
     return None, error, retries + 1
 
@@ -116,6 +117,7 @@ class LocalExecutor(Executor):
         self.workers = workers
 
     def map_unordered(self, setup, setup_arg, work, tasks, *, retries=1):
+        """See ``Executor.map_unordered``."""
         if not tasks:
             return
         if self.workers == 1:
@@ -165,7 +167,7 @@ class RayExecutor(Executor):
 
     def __init__(self, workers: int = 1, address: str | None = None, num_gpus: float = 0) -> None:
         try:
-            import ray
+            import ray  # noqa: PLC0415
         except ImportError:
             raise CrlbenchError('the Ray executor needs Ray: pip install "crlbench[ray]"') from None
         if workers < 1:
@@ -176,6 +178,7 @@ class RayExecutor(Executor):
             ray.init(log_to_driver=False, configure_logging=False, **kwargs)
 
     def map_unordered(self, setup, setup_arg, work, tasks, *, retries=1):
+        """See ``Executor.map_unordered``."""
         if not tasks:
             return
         ray = self.ray
@@ -228,7 +231,7 @@ class _RayWorker:
         _set_worker_threads(1)  # each actor reserves one CPU (num_cpus=1)
         try:
             self.state = setup(arg)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - kept and raised by run, in the caller
             self.error = e
 
     def run(self, work: Callable, index: int, task: Any, retries: int) -> Outcome:

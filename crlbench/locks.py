@@ -18,9 +18,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from crlbench.errors import CrlbenchError
 

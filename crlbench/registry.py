@@ -11,10 +11,15 @@ training.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
 import json
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any
 
 from crlbench.datasets.spec import MODES, DatasetSpec
 from crlbench.errors import CrlbenchError, UnknownIdError
@@ -61,11 +66,6 @@ def _import_file(path: str) -> Any:
     It is registered in ``sys.modules`` under a name derived from the file's absolute path,
     so loading the same file twice gives the same module, and its classes pickle.
     """
-    import hashlib
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     file = Path(path).resolve()
     if not file.is_file():
         raise CrlbenchError(f"no such file {path!r} (a method file is named 'path/to/file.py:ClassName')")

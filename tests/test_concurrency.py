@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace  # noqa: F401 (FAST)
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -29,7 +29,7 @@ from crlbench.datasets import storage
 from crlbench.datasets.build import generate, output_path
 from crlbench.datasets.verify import verify
 from crlbench.errors import CrlbenchError, DataFileError, OutputExistsError
-from crlbench.leaderboard.protocols import expected_dataset_hash, protocol
+from crlbench.leaderboard.protocols import expected_dataset_hash
 from crlbench.leaderboard.records import load_records
 from crlbench.leaderboard.report import build_site
 from crlbench.leaderboard.runner import ensure_dataset, record_file, run_dir, sweep
@@ -174,7 +174,7 @@ def test_two_sweeps_on_one_results_folder_while_the_leaderboard_is_built(tmp_pat
             except CrlbenchError as e:  # before the first record: nothing to read yet
                 if "no result records" not in str(e) and "no such" not in str(e).lower():
                     failures.append(str(e))
-            except Exception as e:  # a half-read record would land here
+            except Exception as e:  # noqa: BLE001 - a half-read record would land here
                 failures.append(repr(e))
             time.sleep(0.05)
 

@@ -66,7 +66,7 @@ def dying_save(path, array):
 build._render_shard, build._save_atomic = dying_render, dying_save
 for spec in specs:
     build.generate(DatasetSpec.from_json(spec), out, shard_frames=%d, progress=False)
-""" % SHARD
+""" % SHARD  # noqa: UP031 - the script's own braces would need escaping in an f-string
 
 
 def _run(code: str, *argv: str) -> subprocess.CompletedProcess:

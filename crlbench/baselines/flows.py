@@ -11,7 +11,7 @@ zuko's transforms; no code from the released CITRIS repository.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -213,8 +213,8 @@ class FlowSequence(FlowLayer):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         ladj = x.new_zeros(len(x))
         for layer in self.layers:
-            x, l = layer(x)
-            ladj = ladj + l
+            x, layer_ladj = layer(x)
+            ladj = ladj + layer_ladj
         return x, ladj
 
     def inverse(self, z: Tensor) -> Tensor:

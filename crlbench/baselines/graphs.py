@@ -32,7 +32,7 @@ the parent explains); their default threshold is :data:`ILCM_H_THRESHOLD`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -16,7 +16,7 @@ bfloat16 (in NHWC layout) and they return float32.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import functools
 import shutil
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -54,7 +54,7 @@ class SlowPrecisionWarning(UserWarning):
     """bf16 was asked for on hardware that computes it slowly (no AMX)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX bf16 tiles (oneDNN's fast bf16 convolutions and matmuls)."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)

@@ -23,7 +23,7 @@ released code.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -200,7 +200,7 @@ class TargetClassifier(nn.Module):
 
     def __init__(self, n_latents: int, n_vars: int, hidden: Sequence[int] = (64, 64)) -> None:
         super().__init__()
-        from crlbench.baselines.nn import mlp
+        from crlbench.baselines.nn import mlp  # noqa: PLC0415
 
         self.k = n_vars
         self.net = mlp(2 * n_latents + n_vars, 1, hidden)

@@ -28,9 +28,9 @@ import os
 import shutil
 import sys
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -197,7 +197,7 @@ def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool)
     run of another spec; a partial run of the same spec is always resumed.
     """
     if path.exists() and not overwrite:
-        from crlbench.datasets.verify import integrity_checks
+        from crlbench.datasets.verify import integrity_checks  # noqa: PLC0415
 
         try:
             with storage.open_file(path) as f:
@@ -340,7 +340,7 @@ def _rows(files: list[Path], per: int, shape: tuple[int, ...]) -> Iterator[np.nd
 
 
 def _run(tasks: list, spec: DatasetSpec, executor: Executor, progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # noqa: PLC0415
 
     failed = []
     with tqdm(total=sum(len(t[0]) for t in tasks), unit="frame", desc=spec.dataset_id, disable=not progress) as bar:

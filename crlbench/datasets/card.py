@@ -25,15 +25,17 @@ from __future__ import annotations
 import json
 import math
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from crlbench.datasets import storage
 from crlbench.datasets.spec import DatasetSpec
+from crlbench.errors import CrlbenchError
 from crlbench.simulators.base import CausalGraph, Variable
 
 __all__ = [
@@ -141,7 +143,7 @@ class _Info:
 
 
 def _read(path: Path) -> _Info:
-    from crlbench.datasets.importers import SOURCE_ATTR, sha256_file  # the importers write cards too
+    from crlbench.datasets.importers import SOURCE_ATTR, sha256_file  # noqa: PLC0415 - the importers write cards too
 
     with storage.open_file(path) as f:
         spec = storage.read_spec(f)
@@ -164,7 +166,7 @@ def _read(path: Path) -> _Info:
 # --- the regenerate command ----------------------------------------------------------------
 def _preset(spec: DatasetSpec) -> tuple[str, dict[str, int]]:
     """The registry's size preset nearest to the spec's splits, and the overrides left."""
-    from crlbench.registry import dataset_entry
+    from crlbench.registry import dataset_entry  # noqa: PLC0415
 
     sizes = dataset_entry(spec.dataset_id).sizes
     best = min(sizes, key=lambda k: sum(sizes[k].get(s) != n for s, n in spec.splits.items()) + len(set(sizes[k]) - set(spec.splits)))
@@ -188,7 +190,7 @@ def import_command(source: dict[str, Any], spec: DatasetSpec, out: str = "DIR") 
 
 
 def _description(info: _Info) -> str:
-    from crlbench.registry import DATASETS
+    from crlbench.registry import DATASETS  # noqa: PLC0415
 
     if info.spec.dataset_id in DATASETS:
         return DATASETS[info.spec.dataset_id].description
@@ -205,7 +207,7 @@ def regenerate_command(spec: DatasetSpec, out: str = "DIR") -> tuple[str, bool]:
     that changes them is not reproducible from the command line (``False``; use the Python
     API with the spec JSON of the card).
     """
-    from crlbench.registry import dataset_entry
+    from crlbench.registry import dataset_entry  # noqa: PLC0415
 
     entry = dataset_entry(spec.dataset_id)
     size, splits = _preset(spec)
@@ -275,7 +277,7 @@ def _draw_temporal(ax: Any, adj: np.ndarray, names: Sequence[str]) -> None:
 
 
 def _write_figure(info: _Info, path: Path) -> None:
-    from matplotlib.figure import Figure  # no pyplot: no global state
+    from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global state
 
     names = [v.name for v in info.variables]
     panels = [g for g, adj in (("temporal", info.graph.temporal), ("instantaneous", info.graph.instantaneous)) if adj.any()]
@@ -310,7 +312,7 @@ def _edges(adj: np.ndarray, names: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _policy_text(spec: DatasetSpec) -> str:
-    from crlbench.simulators.policies import POLICIES
+    from crlbench.simulators.policies import POLICIES  # noqa: PLC0415
 
     if spec.policy == "imported":
         return "`imported`: the targets are the release's own"
@@ -337,7 +339,7 @@ def _yaml(value: Any) -> str:
 
 def render_card(info: _Info, *, license: str = DEFAULT_LICENSE, figure: str | None = None) -> str:
     """The Markdown card (front matter + body) of a dataset file's :class:`_Info`."""
-    from crlbench.registry import CHANGELOG
+    from crlbench.registry import CHANGELOG  # noqa: PLC0415
 
     spec = info.spec
     names = [v.name for v in info.variables]
@@ -541,8 +543,6 @@ def write_card(h5: str | Path, *, license: str = DEFAULT_LICENSE) -> CardFiles:
         DataFileError: the file is missing, incomplete or not a crlbench dataset.
         CrlbenchError: an unknown licence id.
     """
-    from crlbench.errors import CrlbenchError
-
     if license not in LICENSES:
         raise CrlbenchError(f"unknown licence {license!r}; use one of {', '.join(LICENSES)}")
     h5 = Path(h5)

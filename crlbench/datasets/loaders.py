@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import h5py
 import numpy as np
@@ -74,10 +74,11 @@ class LazyArray:
 
     @property
     def ndim(self) -> int:
+        """Number of axes, as ``np.ndarray.ndim``."""
         return len(self.shape)
 
 
-Array = Union[np.ndarray, LazyArray]
+Array = np.ndarray | LazyArray
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,6 @@ def torch_dataset(view: Sequence | Pairs | Triplets | States, *, window: int = 2
     [-1, 1]); vector observations become float32. Sequence items are windows of ``window``
     frames: ``observations (L, ...)``, ``latents (L, D)``, ``targets (L, K)``.
     """
-    from crlbench.datasets.torch_adapter import TorchView
+    from crlbench.datasets.torch_adapter import TorchView  # noqa: PLC0415
 
     return TorchView(view, window=window, image_range=image_range)

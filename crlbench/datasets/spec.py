@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from crlbench.errors import CrlbenchError
 
@@ -88,6 +89,7 @@ class DatasetSpec:
         return SPLIT_KINDS[self.mode][split]
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON types."""
         d = asdict(self)
         for key in ("splits", "params", "policy_params", "render"):
             d[key] = dict(d[key])
@@ -103,6 +105,7 @@ class DatasetSpec:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     @classmethod
-    def from_json(cls, text: str) -> "DatasetSpec":
+    def from_json(cls, text: str) -> DatasetSpec:
+        """Read a spec written by ``to_json``."""
         d = json.loads(text)
         return cls(**d)

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator, Mapping
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import h5py
 import numpy as np
@@ -84,7 +86,7 @@ class Writer:
         structure: Mapping[str, np.ndarray],
         versions: Mapping[str, str],
     ) -> None:
-        from crlbench import __version__
+        from crlbench import __version__  # noqa: PLC0415
 
         self.manifest: dict[str, str] = {}
         self.spec = spec
@@ -148,7 +150,7 @@ class Writer:
         self.f.attrs["complete"] = True
         self.f.close()
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -248,8 +250,6 @@ def iter_arrays(f: h5py.File) -> Iterator[tuple[str, h5py.Dataset]]:
 
 def versions_of(*modules: str) -> dict[str, Any]:
     """Installed versions of the named distributions (missing ones are skipped)."""
-    from importlib import metadata
-
     out = {}
     for m in modules:
         try:

@@ -46,10 +46,12 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Every check passed, exactly or within its tolerance."""
         return all(c.status in ("ok", "within tolerance") for c in self.checks)
 
     @property
     def failures(self) -> list[Check]:
+        """The checks that did not pass."""
         return [c for c in self.checks if c.status not in ("ok", "within tolerance")]
 
 

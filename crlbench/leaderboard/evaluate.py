@@ -30,9 +30,10 @@ Probes and regressors are fitted on one half of the probe set and scored on the 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class Evaluator:
     # --- scoring -----------------------------------------------------------------------
     def evaluate(self, predictions: Mapping[str, Any], *, seed: int = 0) -> Evaluation:
         """Every metric of :data:`crlbench.metrics.METRICS` the predictions allow."""
-        from crlbench.metrics import Scoring
+        from crlbench.metrics import Scoring  # noqa: PLC0415
 
         p = self.validate(predictions)
         names = [v.name for v in self.data.variables]
@@ -212,7 +213,7 @@ class Evaluator:
             x = np.c_[obs.reshape(len(obs), -1), np.ones(len(obs))]
             w, *_ = np.linalg.lstsq(x, probe.latents, rcond=None)
             return lambda o: np.c_[np.asarray(o).reshape(len(o), -1), np.ones(len(o))] @ w
-        from crlbench.metrics import load_or_train_causal_encoder
+        from crlbench.metrics import load_or_train_causal_encoder  # noqa: PLC0415
 
         path = self.encoder_dir / f"{self.data.spec.dataset_id}-{self.data.spec.hash[:12]}.causal_encoder.pt"
         enc = load_or_train_causal_encoder(

@@ -6,8 +6,9 @@ method leaves for scoring (``predictions.npz`` of a run), in the format
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def predict(model: Any, dataset: Dataset, *, batch: int = 512) -> dict[str, np.n
     encoded, the latents of mask-1 variables taken from the second state (by the method's
     assignment, or one matched on the probe set when it has none), and decoded.
     """
-    from crlbench.baselines.contract import capabilities
+    from crlbench.baselines.contract import capabilities  # noqa: PLC0415
 
     caps = capabilities(model)
 
@@ -52,7 +53,7 @@ def predict(model: Any, dataset: Dataset, *, batch: int = 512) -> dict[str, np.n
                 [np.asarray(model.infer_targets(np.asarray(test[i : i + batch, 0]), np.asarray(test[i : i + batch, 1]))) for i in range(0, len(test), batch)]
             ).astype(np.int64)
     elif "decode" in caps and "test_triplets" in dataset.splits:
-        from crlbench.metrics import hard_groups, match_assignment
+        from crlbench.metrics import hard_groups, match_assignment  # noqa: PLC0415
 
         trip = dataset["test_triplets"]
         obs = trip.observations

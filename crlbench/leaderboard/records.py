@@ -31,10 +31,11 @@ import os
 import platform
 import re
 import subprocess
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any
 
 from crlbench.errors import CrlbenchError
 
@@ -72,7 +73,7 @@ ASSIGNMENTS = ("learned", "post-hoc", "none")
 
 #: ``expected_hash(track, tier)``: the dataset hash a track's protocol fixes (graph -> hash
 #: where it covers several graphs), or ``None``.
-ExpectedHash = Callable[[str, str], Union[str, Mapping[int, str], None]]
+ExpectedHash = Callable[[str, str], str | Mapping[int, str] | None]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -114,19 +115,19 @@ class ResultRecord:
     commit: str
     created: str
     artifacts: dict[str, Any] = field(default_factory=dict)
-    software: dict[str, Optional[str]] = field(default_factory=dict)
+    software: dict[str, str | None] = field(default_factory=dict)
     precision: str = ""
-    graph: Optional[int] = None
+    graph: int | None = None
     stages: dict[str, str] = field(default_factory=dict)
 
     # --- construction ------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, expected_hash: ExpectedHash | None = None) -> "ResultRecord":
+    def from_dict(cls, data: Mapping[str, Any], *, expected_hash: ExpectedHash | None = None) -> ResultRecord:
         """Validate a JSON-shaped dict (see :func:`validate_record`) and build the record."""
         return cls(**validate_record(data, expected_hash=expected_hash))
 
     @classmethod
-    def create(cls, *, official: bool = False, **values: Any) -> "ResultRecord":
+    def create(cls, *, official: bool = False, **values: Any) -> ResultRecord:
         """A new record: :func:`provenance` fills schema, version, commit, time, hardware,
         software versions and precision (``fp32`` unless given).
 
@@ -324,7 +325,7 @@ def _stages(v: Any) -> dict[str, str]:
     return dict(v)
 
 
-def _software(v: Any) -> dict[str, Optional[str]]:
+def _software(v: Any) -> dict[str, str | None]:
     if not isinstance(v, Mapping):
         raise _fail("software", f"expected an object of package -> version (null: not installed), got {_type(v)}")
     for k, x in v.items():
@@ -489,7 +490,7 @@ def provenance(keys: Iterable[str] = ("crlbench_version", "commit", "created", "
 
     Only ``keys`` are computed (probing the hardware imports torch).
     """
-    from crlbench import __version__
+    from crlbench import __version__  # noqa: PLC0415
 
     make = {
         "crlbench_version": lambda: __version__,
@@ -571,8 +572,8 @@ def _commit(root: Path | None = None) -> str:
         return "unknown"
 
 
-def _software_versions() -> dict[str, Optional[str]]:
-    from crlbench.datasets.storage import versions_of
+def _software_versions() -> dict[str, str | None]:
+    from crlbench.datasets.storage import versions_of  # noqa: PLC0415
 
     found = versions_of(*SOFTWARE)
     return {"python": platform.python_version(), **{name: found.get(name) for name in SOFTWARE}}
@@ -593,7 +594,7 @@ def _hardware_info() -> dict[str, Any]:
     gpu = None
     device = "cpu"
     try:  # torch is a core dependency, but a record must not fail for want of it
-        import torch
+        import torch  # noqa: PLC0415
 
         if torch.cuda.is_available():
             device, gpu = "cuda", torch.cuda.get_device_name(0)

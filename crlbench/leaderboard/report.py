@@ -21,9 +21,10 @@ import hashlib
 import html
 import io
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,7 +144,7 @@ def _png(fig: Any, tight: bool = True) -> str:
 
 def _png_array(img: np.ndarray) -> str:
     """Encode an (H, W[, 3]) uint8 image as base64 PNG (no matplotlib: fast)."""
-    from PIL import Image
+    from PIL import Image  # noqa: PLC0415
 
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG")
@@ -158,7 +159,7 @@ def _figure(b64: str, alt: str, caption: str) -> str:
 
 
 def _new_figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas for PNG
+    from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global state, Agg canvas for PNG
 
     return Figure(figsize=(width, height), layout=None)
 
@@ -223,8 +224,8 @@ def _per_variable_heatmaps(groups: list[tuple[str, list[ResultRecord]]]) -> str 
 
 def _color(v: float) -> str:
     """Viridis colour of ``v`` in [0, 1] as ``#rrggbb`` (grey when not finite)."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
+    from matplotlib import colormaps  # noqa: PLC0415
+    from matplotlib.colors import to_hex  # noqa: PLC0415
 
     return to_hex(colormaps["viridis"](min(max(v, 0.0), 1.0))) if np.isfinite(v) else "#dddddd"
 
@@ -330,11 +331,11 @@ def _triplets(groups: list[tuple[str, list[ResultRecord]]]) -> list[str]:
 
 def _dataset_sample(dataset_id: str, path: str | Path) -> str:
     """A figure of the first samples of a dataset file (images as a grid, vectors as a heatmap)."""
-    from crlbench.datasets import load
+    from crlbench.datasets import load  # noqa: PLC0415
 
     try:
         ds = load(path)
-    except Exception as e:  # a broken file must not take the whole page down
+    except Exception as e:  # noqa: BLE001 - a broken file must not take the whole page down
         return f'<p class="caption">{_e(dataset_id)}: cannot read {_e(path)} ({_e(e)})</p>'
     split = next((s for s in ("train", "test", *ds.splits) if s in ds.splits), None)
     if split is None:
@@ -419,9 +420,9 @@ def render_html(
     title: str = "crlbench leaderboard",
 ) -> str:
     """The page for ``records`` and their aggregated table ``df`` (see :func:`build_site`)."""
-    from matplotlib import rc_context
+    from matplotlib import rc_context  # noqa: PLC0415
 
-    from crlbench import __version__
+    from crlbench import __version__  # noqa: PLC0415
 
     digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"

@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.protocols import Protocol, expected_dataset_hash, protocol
@@ -97,6 +98,7 @@ class SubmissionMeta:
             raise SubmissionError(f"external_data: expected true or false, got {self.external_data!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The metadata as plain JSON types."""
         return asdict(self)
 
 
@@ -245,7 +247,7 @@ def make_submission(
 
 
 def _version() -> str:
-    from crlbench import __version__
+    from crlbench import __version__  # noqa: PLC0415
 
     return __version__
 

@@ -7,7 +7,7 @@ arrays sees at once which file is off.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -18,8 +18,8 @@ import dataclasses
 import hashlib
 import io
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import (
@@ -29,7 +30,6 @@ from crlbench.metrics._checks import (
     check_lengths,
     split_indices,
 )
-from crlbench.core import Variable
 
 __all__ = ["CORRELATIONS", "correlation_matrix", "spearman_matrix", "mcc_score"]
 

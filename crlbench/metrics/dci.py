@@ -30,8 +30,9 @@ spans three codes and must not lose completeness for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,13 +52,13 @@ __all__ = [
 
 
 def _gbt(seed: int) -> Any:
-    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.ensemble import GradientBoostingRegressor  # noqa: PLC0415
 
     return GradientBoostingRegressor(random_state=seed)
 
 
 def _gbt_fast(seed: int) -> Any:
-    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.ensemble import GradientBoostingRegressor  # noqa: PLC0415
 
     return GradientBoostingRegressor(n_estimators=20, learning_rate=0.5, random_state=seed)
 
@@ -174,7 +175,7 @@ def importance_matrix(
     if reg.max_samples is not None and len(fit) > reg.max_samples:
         fit = np.sort(np.random.default_rng(seed).choice(fit, reg.max_samples, replace=False))
     t = kinds.encode(y, variables)
-    from joblib import Parallel, delayed  # shipped with scikit-learn
+    from joblib import Parallel, delayed  # noqa: PLC0415 - shipped with scikit-learn
 
     jobs = (
         delayed(_fit_one)(reg, z[fit], t[fit, c], z[score], t[score, c], seed)

@@ -10,14 +10,13 @@ over go to group 0 ("no variable"). Reports should say that the assignment was m
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
 from crlbench.core import Variable
-from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import as_assignment, as_latents, as_truth, check_lengths
 

@@ -31,11 +31,13 @@ The differences between the probes are measured in ``docs/metrics.md`` and bound
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import (
@@ -45,8 +47,10 @@ from crlbench.metrics._checks import (
     check_lengths,
     split_indices,
 )
-from crlbench.core import Variable
 from crlbench.metrics.matching import match_assignment
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Probe",
@@ -89,10 +93,10 @@ class Probe(Protocol):
         ...
 
 
-def _linear_params(sizes: Sequence[int], gen: "torch.Generator", lead: tuple[int, ...] = ()) -> list["torch.Tensor"]:
+def _linear_params(sizes: Sequence[int], gen: torch.Generator, lead: tuple[int, ...] = ()) -> list[torch.Tensor]:
     """PyTorch's default ``nn.Linear`` initialisation, drawn from ``gen`` (no global seed):
     ``[w0, b0, w1, b1, ...]`` with ``w`` ``(*lead, fan_in, fan_out)``, ``b`` ``(*lead, 1, fan_out)``."""
-    import torch
+    import torch  # noqa: PLC0415
 
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -117,7 +121,7 @@ class CITRISProbe:
     standardise_all: bool = True
 
     def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, angle_blocks=(), seed):  # noqa: D102
-        import torch  # heavy; only when an MLP probe is used
+        import torch  # noqa: PLC0415 - heavy; only when an MLP probe is used
 
         gen = torch.Generator().manual_seed(int(seed))
         g, m = masks.shape
@@ -188,7 +192,7 @@ class MLPProbe:
     standardise_all: bool = False
 
     def fit_predict(self, x_fit, t_fit, x_eval, masks, *, ce_blocks, angle_blocks=(), seed):  # noqa: D102
-        import torch  # heavy; only when an MLP probe is used
+        import torch  # noqa: PLC0415 - heavy; only when an MLP probe is used
 
         gen = torch.Generator().manual_seed(int(seed))
         g, m = masks.shape
@@ -306,7 +310,7 @@ class ProbeOutput:
 def _torch_split(n: int, split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """CITRIS's split: ``torch.utils.data.random_split`` with a generator seeded ``seed``
     (a ``torch.randperm``, the first ``int(split * n)`` indices fitting), sorted."""
-    import torch
+    import torch  # noqa: PLC0415
 
     if not 0.0 < split < 1.0:
         raise CrlbenchError(f"split must be in (0, 1), got {split}")

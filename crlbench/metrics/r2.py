@@ -21,7 +21,7 @@ groups 1..K of the largest off-diagonal entry of their row; row 0 enters neither
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -10,9 +10,10 @@ available from the single-purpose functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def probe_matrices(
     mats = {name: fn(out.y_true, out.predictions, variables=variables) for name, fn in (("r2", r2_matrix), ("spearman", spearman_matrix))}
     groups = np.arange(k)
     if match_groups and not out.matched:
-        from crlbench.metrics.matching import match_variables
+        from crlbench.metrics.matching import match_variables  # noqa: PLC0415
 
         groups = match_variables(mats["r2"][1:].T)  # (K,) group per true variable
     order = np.r_[0, groups + 1]

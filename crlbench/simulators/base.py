@@ -13,8 +13,9 @@ several, e.g. a 3-D position), ``E`` exogenous noise dimensions.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Mapping, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Observation:
     def dtype(self) -> np.dtype:
         return np.dtype(np.uint8 if self.kind == "image" else np.float64)
 
-    def at(self, resolution: int | None) -> "Observation":
+    def at(self, resolution: int | None) -> Observation:
         """This observation at ``resolution`` pixels (images; vectors are unchanged)."""
         if self.kind == "vector" or resolution is None:
             return self
@@ -83,7 +84,7 @@ class Renderer(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GL context, Blender scene)."""
 
-    def __enter__(self) -> "Renderer":
+    def __enter__(self) -> Renderer:
         return self
 
     def __exit__(self, *exc: object) -> None:

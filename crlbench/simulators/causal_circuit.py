@@ -75,8 +75,10 @@ Version history
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit, logit, ndtr
@@ -229,9 +231,7 @@ class CausalCircuit(Scene):
         return Observation("image", (64, 64, 3))
 
     def versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        return {"mujoco": version("mujoco")}
+        return {"mujoco": metadata.version("mujoco")}
 
     def structure(self) -> dict[str, np.ndarray]:
         return {
@@ -300,7 +300,7 @@ class CausalCircuit(Scene):
 
     # --- rendering -----------------------------------------------------------------------
     def prepare_workers(self) -> None:
-        from crlbench.simulators import gl
+        from crlbench.simulators import gl  # noqa: PLC0415
 
         gl.ensure_backend()  # probe once here; spawned workers inherit MUJOCO_GL
 
@@ -314,7 +314,7 @@ def build_model(resolution: int = 512) -> Any:
     Args:
         resolution: Largest image side it will render (sizes the offscreen buffer).
     """
-    import mujoco
+    import mujoco  # noqa: PLC0415
 
     m = mujoco.MjModel.from_xml_path(str(XML_PATH))
     m.vis.global_.offwidth = max(m.vis.global_.offwidth, resolution)
@@ -344,11 +344,11 @@ class CircuitRenderer(Renderer):
     """
 
     def __init__(self, resolution: int, *, press_width: float = 0.05) -> None:
-        from crlbench.simulators import gl
+        from crlbench.simulators import gl  # noqa: PLC0415
 
         backend = gl.ensure_backend()
         try:
-            import mujoco
+            import mujoco  # noqa: PLC0415
         except Exception as e:  # a MUJOCO_GL the user forced that cannot load here
             raise gl.backend_error(backend, e) from e
 

@@ -130,11 +130,11 @@ def ensure_backend() -> str:
 def context_class(backend: str) -> type:
     """MuJoCo's ``GLContext`` class for ``backend``, whatever ``mujoco`` chose on import."""
     if backend == "egl":
-        from mujoco.egl import GLContext
+        from mujoco.egl import GLContext  # noqa: PLC0415
     elif backend == "osmesa":
-        from mujoco.osmesa import GLContext
+        from mujoco.osmesa import GLContext  # noqa: PLC0415
     else:
-        from mujoco import GLContext
+        from mujoco import GLContext  # noqa: PLC0415
     return GLContext  # type: ignore[no-any-return]
 
 

@@ -6,7 +6,8 @@ so a spec can name it (``policy="bernoulli"``, ``policy_params={"p": 0.2}``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from crlbench.leaderboard.records import ResultRecord, record_path
 from crlbench.leaderboard.protocols import expected_dataset_hash
+from crlbench.leaderboard.records import ResultRecord, record_path
 
 TRACKS = ("toy-son-pairs-v1", "toy-son-tris-v1", "toy-son-triplets-v1", "causal-circuit-tris-v1")
 METHODS = ("beta-vae", "citris-vae", "citris-nf", "ilcm", "identity")

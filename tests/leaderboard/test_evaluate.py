@@ -9,8 +9,8 @@ import pytest
 
 from crlbench.datasets import load
 from crlbench.datasets.build import generate
-from crlbench.leaderboard.predictions import predict
 from crlbench.leaderboard.evaluate import Evaluator, PredictionsError
+from crlbench.leaderboard.predictions import predict
 from crlbench.leaderboard.protocols import protocol
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crlbench.cli import main
+from crlbench.datasets.build import generate
 from crlbench.leaderboard.protocols import protocol
 from crlbench.leaderboard.records import ResultRecord, load_records, record_path
 from crlbench.leaderboard.submit import (
@@ -23,7 +24,6 @@ from crlbench.leaderboard.submit import (
     submission_seeds,
 )
 from crlbench.leaderboard.table import aggregate, to_markdown
-from crlbench.datasets.build import generate
 from tests.helpers import tiny_spec
 from tests.leaderboard.synthetic import record_dict
 from tests.leaderboard.test_report import CHROMIUM, chromium, needs_chromium

@@ -8,7 +8,8 @@ non-numeric labels) and asserts a :class:`CrlbenchError` whose message names tha
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

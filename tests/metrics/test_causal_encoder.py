@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crlbench.core import Variable
 from crlbench.metrics import triplet_error
 from crlbench.metrics.causal_encoder import (
     CausalEncoder,
@@ -13,7 +14,6 @@ from crlbench.metrics.causal_encoder import (
     save_causal_encoder,
     train_causal_encoder,
 )
-from crlbench.core import Variable
 
 VARS = (
     Variable("b", "continuous", low=0.0, high=1.0),

@@ -12,7 +12,7 @@ import pytest
 from crlbench.registry import DATASETS, GROUPS
 from crlbench.simulators import gl
 from crlbench.simulators.base import descendants
-from crlbench.simulators.causal_circuit import JOINTS, BUTTON_ARM, CausalCircuit, arm_pose, fingertip, presses
+from crlbench.simulators.causal_circuit import BUTTON_ARM, JOINTS, CausalCircuit, arm_pose, fingertip, presses
 
 ARM, RED, GREEN, BLUE = range(4)
 

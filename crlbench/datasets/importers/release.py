@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -73,7 +74,9 @@ class Rows(Protocol):
 
     def __len__(self) -> int: ...
 
-    def blocks(self, rows: int = ROWS) -> Iterator[np.ndarray]: ...
+    def blocks(self, rows: int = ROWS) -> Iterator[np.ndarray]:
+        """Yield the rows in order, ``rows`` at a time."""
+        ...
 
 
 class Concat:
@@ -88,6 +91,7 @@ class Concat:
         return self.shape[0]
 
     def blocks(self, rows: int = ROWS) -> Iterator[np.ndarray]:
+        """Yield the rows in order, ``rows`` at a time, member after member."""
         for m in self.members:
             yield from m.blocks(rows)
 
