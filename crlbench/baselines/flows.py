@@ -12,6 +12,7 @@ zuko's transforms; no code from the released CITRIS repository.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -51,6 +52,8 @@ class ActNorm(FlowLayer):
         features: Feature count D.
     """
 
+    initialized: Tensor  # buffers, declared for the type checker
+
     def __init__(self, features: int) -> None:
         super().__init__()
         self.loc = nn.Parameter(torch.zeros(features))
@@ -83,6 +86,10 @@ class InvertibleLinear(FlowLayer):
         features: Feature count D.
         seed: Seeds the random rotation the layer starts from (and its permutation).
     """
+
+    perm: Tensor  # buffers, declared for the type checker
+    sign: Tensor
+    lower_mask: Tensor
 
     def __init__(self, features: int, seed: int | None = None) -> None:
         super().__init__()
@@ -120,6 +127,8 @@ class InvertibleLinear(FlowLayer):
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask ``(out, in)``."""
+
+    mask: Tensor  # a buffer, declared for the type checker
 
     def __init__(self, mask: Tensor) -> None:
         super().__init__(mask.shape[1], mask.shape[0])
@@ -219,7 +228,7 @@ class FlowSequence(FlowLayer):
 
     def inverse(self, z: Tensor) -> Tensor:
         for layer in reversed(self.layers):
-            z = layer.inverse(z)
+            z = cast(FlowLayer, layer).inverse(z)
         return z
 
 

@@ -294,7 +294,8 @@ def _generate_locked(
     parts.mkdir(parents=True, exist_ok=True)
     (parts / "spec.json").write_text(spec.to_json())
     size = shard_frames or SHARD_FRAMES[scene.observation.kind]
-    tasks, shard_files = [], {}
+    tasks: list[tuple[np.ndarray, np.ndarray, str]] = []
+    shard_files: dict[str, list[Path]] = {}
     for split, sl in latents.items():
         n = len(sl.frames)
         seeds = render_seeds(spec, split, n)
@@ -351,7 +352,9 @@ def _run(tasks: list, spec: DatasetSpec, executor: Executor, progress: bool) -> 
                 failed.append(outcome)
     if failed:
         names = ", ".join(Path(tasks[o.index][2]).stem for o in failed[:5])
-        last = failed[0].error.strip().splitlines()[-1]
+        error = failed[0].error
+        assert error is not None  # only failed outcomes are kept
+        last = error.strip().splitlines()[-1]
         raise CrlbenchError(
             f"{len(failed)} shard(s) failed ({names}): {last}; the other shards are kept: "
             "fix the cause and run the same command again"

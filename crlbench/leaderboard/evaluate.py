@@ -33,11 +33,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from crlbench.datasets.loaders import Dataset
+from crlbench.datasets.loaders import Dataset, Pairs
+from crlbench.datasets.loaders import Sequence as SequenceSplit
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.protocols import Protocol
 
@@ -140,9 +141,9 @@ class Evaluator:
             raise self._fail("probe_latents", f"has shape {z.shape}")
         m = z.shape[1]
         checks: dict[str, Callable[[np.ndarray], bool]] = {
-            "assignment": lambda a: a.shape == (m, self.k + 1) and (a >= 0).all(),
+            "assignment": lambda a: bool(a.shape == (m, self.k + 1) and (a >= 0).all()),
             "graph": lambda a: a.shape in ((m, m), (self.k, self.k)),
-            "test_inferred_targets": lambda a: a.shape == (n.get("test", -1),) and a.dtype.kind in "iu" and (a >= 0).all(),
+            "test_inferred_targets": lambda a: bool(a.shape == (n.get("test", -1),) and a.dtype.kind in "iu" and (a >= 0).all()),
             "triplet_decoded": lambda a: a.shape == (n.get("test_triplets", -1), *self.data["test_triplets"].observations.shape[2:]),
         }
         for key, ok in checks.items():
@@ -165,7 +166,7 @@ class Evaluator:
         if pairs and "graph" in p:
             inputs.update(true_graph=self.data.graph.instantaneous, learned_graph=p["graph"])
         if "test_inferred_targets" in p:
-            inputs.update(targets_true=self.data["test"].targets, targets_pred=p["test_inferred_targets"])
+            inputs.update(targets_true=cast(Pairs | SequenceSplit, self.data["test"]).targets, targets_pred=p["test_inferred_targets"])
         if "triplet_decoded" in p:
             trip = self.data["test_triplets"]
             predict_factors = self.causal_predictor()

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from crlbench.datasets.loaders import Dataset
+from crlbench.datasets.loaders import Dataset, Triplets
 
 __all__ = ["predict", "save_predictions"]
 
@@ -55,7 +55,7 @@ def predict(model: Any, dataset: Dataset, *, batch: int = 512) -> dict[str, np.n
     elif "decode" in caps and "test_triplets" in dataset.splits:
         from crlbench.metrics import hard_groups, match_assignment  # noqa: PLC0415
 
-        trip = dataset["test_triplets"]
+        trip = cast(Triplets, dataset["test_triplets"])
         obs = trip.observations
         za, zb = encode(obs[:, 0]), encode(obs[:, 1])
         assignment = out.get("assignment")

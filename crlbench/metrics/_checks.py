@@ -7,7 +7,7 @@ arrays sees at once which file is off.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -140,7 +140,7 @@ def as_adjacency(
     return arr
 
 
-def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+def check_choice(name: str, value: str, choices: Collection[str]) -> str:
     if value not in choices:
         raise CrlbenchError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value

@@ -20,6 +20,7 @@ import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -225,7 +226,7 @@ def load_or_train_causal_encoder(
     dataset_hash: str,
     data: Callable[[], tuple[np.ndarray, np.ndarray]],
     variables: Sequence[Variable],
-    **train_kwargs: object,
+    **train_kwargs: Any,
 ) -> CausalEncoder:
     """Load the encoder at ``path`` for ``dataset_hash``, or train and save it once.
 

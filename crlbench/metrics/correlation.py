@@ -153,4 +153,4 @@ def spearman_matrix(
         for d, s in enumerate(cols):
             keep = informative[s]
             out[g, d] = rho[s][keep].mean() if keep.any() else 0.0
-    return kinds.aggregate(out, variables, multioutput)
+    return np.asarray(kinds.aggregate(out, variables, multioutput))

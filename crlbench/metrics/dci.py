@@ -228,11 +228,11 @@ def dci_score(
         n_jobs=n_jobs,
     )
     return DCIResult(
-        disentanglement=disentanglement_score(imp),
-        completeness=completeness_score(imp),
+        disentanglement=float(disentanglement_score(imp)),
+        completeness=float(completeness_score(imp)),
         informativeness_error=float(np.mean(err)),
         importances=imp,
-        per_code=disentanglement_score(imp, multioutput="raw_values"),
-        per_factor=completeness_score(imp, multioutput="raw_values"),
+        per_code=np.asarray(disentanglement_score(imp, multioutput="raw_values")),
+        per_factor=np.asarray(completeness_score(imp, multioutput="raw_values")),
         per_factor_error=np.asarray(err),
     )

@@ -65,15 +65,18 @@ __all__ = [
 
 
 class Probe(Protocol):
-    """Fits a regressor for each latent group and predicts encoded targets.
+    """Fits a regressor for each latent group and predicts encoded targets."""
 
-    ``split_seed``: the probe's own split seed (``None``: the caller's ``seed``, with
-    crlbench's split); ``standardise_all``: standardise the latents with all samples'
-    statistics (else the fitting half's).
-    """
+    # Read-only properties, as in the frozen dataclasses below.
+    @property
+    def split_seed(self) -> int | None:
+        """The probe's own split seed (``None``: the caller's ``seed``, with crlbench's split)."""
+        ...
 
-    split_seed: int | None
-    standardise_all: bool
+    @property
+    def standardise_all(self) -> bool:
+        """Standardise the latents with all samples' statistics (else the fitting half's)."""
+        ...
 
     def fit_predict(
         self,

@@ -110,7 +110,7 @@ def r2_matrix(
         )
     if multioutput == "uniform_average":
         raise CrlbenchError("r2_matrix: multioutput must be 'per_variable' or 'raw_values'")
-    return kinds.aggregate(_r2_dims(y_true, preds, variables), variables, multioutput)
+    return np.asarray(kinds.aggregate(_r2_dims(y_true, preds, variables), variables, multioutput))
 
 
 def _square(matrix: np.ndarray) -> np.ndarray:

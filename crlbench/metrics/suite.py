@@ -156,7 +156,7 @@ class Scoring:
         if (targets_true is None) != (targets_pred is None):
             raise CrlbenchError("targets_true and targets_pred go together: pass both, or neither")
         self.targets_true = self.targets_pred = None
-        if targets_true is not None:
+        if targets_true is not None and targets_pred is not None:
             self.targets_true, self.targets_pred = as_labels(targets_true, "targets_true"), as_labels(targets_pred, "targets_pred")
             check_lengths(targets_true=self.targets_true, targets_pred=self.targets_pred)
         triplets = {"triplet_true": triplet_true, "triplet_pred": triplet_pred, "triplet_pred_true_image": triplet_pred_true_image}
@@ -223,12 +223,17 @@ class Scoring:
         assert self.learned_graph is not None
         return binarize(apply_matching(self.learned_graph, self.graph_matching, len(self.variables)), threshold=self.graph_threshold)
 
+    def _intervention_accuracy(self) -> float:
+        assert self.targets_true is not None and self.targets_pred is not None
+        return intervention_accuracy_score(self.targets_true, self.targets_pred)
+
     def _graph(self, fn: Callable[..., float], **kw: Any) -> float:
         return float(fn(self.true_graph, self.learned_graph, matching=self.graph_matching, threshold=self.graph_threshold, **kw))
 
     @cached_property
     def triplets(self) -> TripletScores:
         """:func:`crlbench.metrics.triplet_scores` of the triplet inputs."""
+        assert self.triplet_true is not None and self.triplet_pred is not None and self.triplet_pred_true_image is not None
         return triplet_scores(self.triplet_true, self.triplet_pred, self.triplet_pred_true_image, variables=self.variables)
 
     # --- the table -------------------------------------------------------------------------
@@ -280,7 +285,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("shd", lambda s: s._graph(shd_error, reversal_cost=s.reversal_cost), ("learned_graph",), False, ("pairs",)),
     Metric("edge_precision", lambda s: s._graph(edge_precision_score), ("learned_graph",), True),
     Metric("edge_recall", lambda s: s._graph(edge_recall_score), ("learned_graph",), True),
-    Metric("intervention_accuracy", lambda s: intervention_accuracy_score(s.targets_true, s.targets_pred), ("targets_pred",), True, ("pairs",)),
+    Metric("intervention_accuracy", lambda s: s._intervention_accuracy(), ("targets_pred",), True, ("pairs",)),
     Metric(
         "triplet_error", lambda s: s.triplets.mean_normalized, ("triplet_pred",), False, ("sequences",),
         lambda s: np.atleast_1d(kinds.aggregate(s.triplets.normalized, s.variables, "per_variable")),

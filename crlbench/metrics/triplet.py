@@ -107,7 +107,7 @@ def triplet_scores(
         _prediction(y, pred, name)  # named here: triplet_error below calls both y_pred
 
     def run(pred: np.ndarray, norm: bool) -> np.ndarray:
-        return triplet_error(y_true, pred, variables=variables, normalize=norm)
+        return np.asarray(triplet_error(y_true, pred, variables=variables, normalize=norm))  # raw_values: (N, D)
 
     return TripletScores(
         error=run(y_pred, False),

@@ -205,7 +205,7 @@ class BlenderRenderer(Renderer):
         self.layout = layout
         self.resolution = int(resolution)
         self.bpy = bpy = import_bpy()
-        self._tmp = tempfile.TemporaryDirectory(prefix="crlbench-blender-", dir=_fast_tmp())
+        self._tmp: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="crlbench-blender-", dir=_fast_tmp())
         self._path = str(Path(self._tmp.name) / "frame.bmp")
 
         bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -423,8 +423,9 @@ class BlenderRenderer(Renderer):
         return out
 
     def close(self) -> None:
-        if getattr(self, "_tmp", None) is not None:
-            self._tmp.cleanup()
+        tmp = getattr(self, "_tmp", None)  # None once closed, absent if __init__ failed early
+        if tmp is not None:
+            tmp.cleanup()
             self._tmp = None
 
 

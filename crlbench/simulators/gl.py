@@ -135,7 +135,7 @@ def context_class(backend: str) -> type:
         from mujoco.osmesa import GLContext  # noqa: PLC0415
     else:
         from mujoco import GLContext  # noqa: PLC0415
-    return GLContext  # type: ignore[no-any-return]
+    return GLContext
 
 
 def backend_error(backend: str, cause: BaseException) -> GLBackendError:

@@ -82,7 +82,8 @@ def _surface(points: np.ndarray, wrap_u: bool = False, wrap_v: bool = False) -> 
 
 
 def _merge(*meshes: Mesh) -> Mesh:
-    verts, faces, offset = [], [], 0
+    verts, offset = [], 0
+    faces: list[tuple[int, ...]] = []
     for v, f in meshes:
         verts.append(v)
         faces.extend(tuple(i + offset for i in face) for face in f)
@@ -170,7 +171,7 @@ def _box(lo: tuple[float, float, float], hi: tuple[float, float, float]) -> Mesh
         [[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0], [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]],
         dtype=np.float64,
     )
-    f = [(0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
+    f: list[tuple[int, ...]] = [(0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
     return v, f
 
 
@@ -232,10 +233,10 @@ def star() -> Mesh:
         a = k * np.pi / 5 + h / 0.8 * np.pi / 3
         rings.append(np.stack([r * np.cos(a), r * np.sin(a), np.full(10, h)], axis=1))
     side = _surface(np.stack(rings), wrap_v=True)
-    caps = []
+    caps: list[Mesh] = []
     for ring, flip in ((rings[0], True), (rings[-1], False)):
         centre = ring.mean(axis=0, keepdims=True)
-        idx = [(10, (i + 1) % 10, i) if flip else (10, i, (i + 1) % 10) for i in range(10)]
+        idx: list[tuple[int, ...]] = [(10, (i + 1) % 10, i) if flip else (10, i, (i + 1) % 10) for i in range(10)]
         caps.append((np.concatenate([ring, centre]), idx))
     v, f = _merge(side, *caps)
     return normalize(v), f

@@ -107,7 +107,10 @@ def read(source: Path, *, instantaneous: bool = False) -> Plan:
             raise CrlbenchError(f"{files[split]}: gamma (column 5) is not 0; crlbench's Causal3DIdent has no third rotation angle")
         z = raw[..., list(KEEP)]
         if multi:
-            z = np.concatenate([z, shape_of[split][..., None].astype(np.float64)], axis=-1)
+            shapes = shape_of[split]
+            if shapes is None:
+                raise CrlbenchError(f"{files[split]}: no shape_latents, while the other splits hold several shapes")
+            z = np.concatenate([z, shapes[..., None].astype(np.float64)], axis=-1)
         return checked(sc, z, str(files[split]))
 
     def grouped(split: str) -> np.ndarray:

@@ -163,7 +163,7 @@ def _frame(raw: Any, side: int) -> np.ndarray:
         return frame
     from PIL import Image  # noqa: PLC0415
 
-    return np.asarray(Image.fromarray(frame).resize((side, side), Image.BOX))
+    return np.asarray(Image.fromarray(frame).resize((side, side), Image.Resampling.BOX))
 
 
 def frames(source: Rows, side: int) -> Iterator[np.ndarray]:
