@@ -2,7 +2,7 @@
 
 Light to import: the registry and the contract need no torch; the method classes and
 :func:`crlbench.baselines.run.train` (the Python API of ``crlbench train``) import it when
-used. ``crlbench.baselines.train`` is the training loop module. See ``docs/training.md``.
+used. ``crlbench.baselines.loop`` is the training loop module. See ``docs/training.md``.
 """
 
 from __future__ import annotations

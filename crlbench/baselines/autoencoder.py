@@ -40,8 +40,8 @@ import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.contract import Budget
+from crlbench.baselines.loop import LoopConfig, TrainResult, fit_module, resolve_device, used_precision
 from crlbench.baselines.precision import resolve_precision
-from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device, used_precision
 from crlbench.datasets.torch_adapter import from_tensor, to_tensor
 from crlbench.errors import CrlbenchError
 from crlbench.locks import exclusive
@@ -67,7 +67,7 @@ class StageKind:
     """How a kind of stage is built and read.
 
     Attributes:
-        build: ``build(obs_shape, settings) -> nn.Module`` (a :class:`~crlbench.baselines.train.Trainable`
+        build: ``build(obs_shape, settings) -> nn.Module`` (a :class:`~crlbench.baselines.loop.Trainable`
             on ``{"pair": (B, 2, ...)}`` batches).
         encoder: ``encoder(module) -> nn.Module`` mapping images ``(B, 3, H, W)`` to ``(B, M)``.
         decoder: ``decoder(module) -> nn.Module`` mapping ``(B, M)`` to images in [-1, 1].

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, Sequence
 import torch
 from torch import Tensor, nn
 
-from crlbench.baselines.base import PairsMethod
 from crlbench.baselines.ilcm import ILCMModule
-from crlbench.baselines.train import LoopConfig
+from crlbench.baselines.loop import LoopConfig
+from crlbench.baselines.pairs_method import PairsMethod
 from crlbench.datasets.torch_adapter import from_tensor
 
 __all__ = ["BetaVAE", "BetaVAEModule"]

@@ -32,12 +32,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from crlbench.baselines.contract import Budget
 from crlbench.baselines.autoencoder import StageSpec, stage_spec
+from crlbench.baselines.contract import Budget
 from crlbench.baselines.flows import citris_flow
+from crlbench.baselines.loop import LoopConfig, TrainResult, fit_module
 from crlbench.baselines.nn import make_decoder, make_encoder
-from crlbench.baselines.sequence_base import SequenceMethod, frame_shape
-from crlbench.baselines.train import LoopConfig, TrainResult, fit_module
+from crlbench.baselines.sequence_method import SequenceMethod, frame_shape
 from crlbench.baselines.transition_prior import TargetClassifier, TransitionPrior
 
 __all__ = ["CitrisNF", "CitrisNFModule", "Autoencoder", "FlowPrior"]

@@ -8,7 +8,7 @@ On a window ``(x^t, x^{t+1}, I^{t+1})`` the objective is
 with ``z^t ~ q(z^t | x^t)``, the expectation over the latent-to-variable assignment ``psi``
 taken exactly given its (Gumbel-softmax sampled) probabilities
 (:mod:`crlbench.baselines.transition_prior`), and the decoder variance calibrated
-(:func:`~crlbench.baselines.sequence_base.calibrated_log_likelihood`). With
+(:func:`~crlbench.baselines.sequence_method.calibrated_log_likelihood`). With
 ``flow_layers > 0`` an autoregressive flow (:func:`~crlbench.baselines.flows.citris_flow`)
 sits between the encoder and the prior, as in the released code; the KL is then estimated
 from the posterior sample. Encoder and decoder are the shared blocks of
@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.flows import citris_flow
-from crlbench.baselines.sequence_base import SequenceMethod, SequenceVAEModule
-from crlbench.baselines.train import LoopConfig
+from crlbench.baselines.loop import LoopConfig
+from crlbench.baselines.sequence_method import SequenceMethod, SequenceVAEModule
 from crlbench.baselines.transition_prior import TargetClassifier, TransitionPrior, gaussian_log_prob, marginalise
 
 __all__ = ["CitrisVAE", "CitrisVAEModule"]

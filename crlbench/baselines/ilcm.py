@@ -60,10 +60,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crlbench.baselines.base import PairsMethod
 from crlbench.baselines.graphs import EDGE_THRESHOLD, ILCM_H_THRESHOLD, ilcm_h_graph, solution_graph
+from crlbench.baselines.loop import LoopConfig
 from crlbench.baselines.nn import make_decoder, make_encoder
-from crlbench.baselines.train import LoopConfig
+from crlbench.baselines.pairs_method import PairsMethod
 from crlbench.datasets.torch_adapter import from_tensor
 
 __all__ = ["ILCM", "ILCMModule", "SolutionFunctions", "InterventionEncoder", "StackedMLP"]

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from crlbench.baselines.loop import LoopConfig
 from crlbench.baselines.nn import mlp
-from crlbench.baselines.sequence_base import SequenceMethod, SequenceVAEModule
-from crlbench.baselines.train import LoopConfig
+from crlbench.baselines.sequence_method import SequenceMethod, SequenceVAEModule
 from crlbench.baselines.transition_prior import gaussian_kl
 
 __all__ = ["IVAE", "IVAEModule"]

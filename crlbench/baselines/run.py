@@ -58,8 +58,8 @@ def _versions() -> dict[str, str]:
 def _precision(model: Any) -> dict[str, str] | None:
     """What the run's conv networks compute in: ``{"requested", "used"}`` (``None`` for a
     method outside the shared loop). Vector networks, losses and priors are float32."""
+    from crlbench.baselines.loop import resolve_device
     from crlbench.baselines.precision import resolve_precision
-    from crlbench.baselines.train import resolve_device
 
     loop = getattr(model, "loop", None)
     if loop is None:

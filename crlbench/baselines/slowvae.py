@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from crlbench.baselines.sequence_base import SequenceMethod, SequenceVAEModule
-from crlbench.baselines.train import LoopConfig
+from crlbench.baselines.loop import LoopConfig
+from crlbench.baselines.sequence_method import SequenceMethod, SequenceVAEModule
 from crlbench.baselines.transition_prior import gaussian_log_prob
 
 __all__ = ["SlowVAE", "SlowVAEModule"]

@@ -13,7 +13,7 @@ import torch
 from crlbench.baselines.citris_nf import CitrisNF
 from crlbench.baselines.citris_vae import CitrisVAE
 from crlbench.baselines.contract import check_method
-from crlbench.baselines.sequence_base import FrameWindows, check_sequence, window_arrays
+from crlbench.baselines.sequence_method import FrameWindows, check_sequence, window_arrays
 from crlbench.baselines.transition_prior import TargetClassifier, TransitionPrior, gaussian_kl, marginalise
 from crlbench.datasets import Pairs, Sequence
 from crlbench.errors import CrlbenchError

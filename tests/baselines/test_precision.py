@@ -18,8 +18,8 @@ from torch import nn
 
 from crlbench.baselines import precision as prec
 from crlbench.baselines.citris_nf import Autoencoder
+from crlbench.baselines.loop import LoopConfig, fit_module
 from crlbench.baselines.nn import ConvDecoder, ConvEncoder
-from crlbench.baselines.train import LoopConfig, fit_module
 from crlbench.errors import CrlbenchError
 
 
@@ -148,9 +148,8 @@ def test_small_image_training_gives_the_same_result_in_bf16():
 
 
 def test_toy_vector_training_is_identical_whatever_the_precision():
-    from tests.baselines.test_citris import _vector_sequence
-
     from crlbench.baselines.citris_vae import CitrisVAE
+    from tests.baselines.test_citris import _vector_sequence
 
     z = {}
     for name in ("fp32", "bf16"):

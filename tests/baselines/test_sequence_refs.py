@@ -11,7 +11,6 @@ from crlbench.baselines.citris_vae import CitrisVAE
 from crlbench.baselines.contract import check_method
 from crlbench.baselines.ivae import IVAE
 from crlbench.baselines.methods import method_class
-from crlbench.baselines.sequence_base import sequence_test_arrays
 from crlbench.baselines.slowvae import SlowVAE
 from crlbench.datasets import Sequence, load
 from crlbench.datasets.build import generate
@@ -40,9 +39,9 @@ def test_reference_contract(cls):
     caps = check_method(m, x)
     assert "assignment" not in caps and "decode" in caps  # matched post hoc by the metrics
     assert m.encode(x).shape == (40, 3)  # default: K latents for vectors
-    arrays = sequence_test_arrays(m, seq)
-    assert arrays["latents"].shape == (199, 3) and arrays["targets"].shape == (199, 3)
-    np.testing.assert_allclose(arrays["latents"][1:], arrays["latents_tilde"][:-1])
+    z = m.encode(np.asarray(seq.observations))
+    assert z.shape == (200, 3) and np.isfinite(z).all()
+    np.testing.assert_allclose(z[:40], m.encode(x), rtol=1e-5, atol=1e-6)  # latents do not depend on the batch
 
 
 @pytest.mark.parametrize("cls", [IVAE, SlowVAE])

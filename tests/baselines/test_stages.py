@@ -9,7 +9,7 @@ import torch
 from crlbench.baselines.autoencoder import EncodingStage, load_or_train_stage, stage_spec
 from crlbench.baselines.beta_vae import BetaVAE
 from crlbench.baselines.citris_nf import CitrisNF
-from crlbench.baselines.train import LoopConfig
+from crlbench.baselines.loop import LoopConfig
 from crlbench.errors import CrlbenchError
 from tests.baselines.conftest import image_pairs
 from tests.baselines.test_citris import _image_sequence, _vector_sequence

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from crlbench.baselines.train import (
+from crlbench.baselines.loop import (
     Batches,
     LoopConfig,
     TrainingDiverged,

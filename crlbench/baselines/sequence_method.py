@@ -1,11 +1,11 @@
-"""What the TRIS sequence baselines share: windows of two frames, input checks, the hand-off
-to the training loop, batched encoding and decoding of numpy observations.
+"""What the TRIS sequence baselines share: windows of two frames, input checks, the latent
+size, the frame VAE body and batched decoding of numpy latents.
 
 A sequence baseline (CITRIS-VAE, CITRIS-NF, iVAE, SlowVAE) trains on windows
 ``(x^t, x^{t+1}, I^{t+1})`` of a TRIS rollout (:class:`crlbench.datasets.Sequence`), where
 ``I^{t+1}`` (the ``targets`` row of frame t+1) says which variables were intervened on to
 reach frame t+1. It is a thin :class:`SequenceMethod` subclass that builds its module
-(:meth:`SequenceMethod.build`); the module is :class:`~crlbench.baselines.train.Trainable`
+(:meth:`SequenceMethod.build`); the module is :class:`~crlbench.baselines.loop.Trainable`
 on batches ``{"pair": (B, 2, ...), "targets": (B, K)}`` and has ``encode_mean(x)`` (and
 ``decode_latents(z)`` where the method decodes).
 """
@@ -13,21 +13,15 @@ on batches ``{"pair": (B, 2, ...), "targets": (B, K)}`` and has ``encode_mean(x)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from crlbench.baselines.contract import Budget
-from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device
-from crlbench.datasets.torch_adapter import from_tensor, to_tensor
+from crlbench.baselines.torch_method import TorchMethod, torch_layout
+from crlbench.datasets.torch_adapter import from_tensor
 from crlbench.errors import CrlbenchError
-
-if TYPE_CHECKING:
-    from crlbench.baselines.autoencoder import EncodingStage, StageSpec
 
 __all__ = [
     "SequenceMethod",
@@ -37,7 +31,6 @@ __all__ = [
     "window_arrays",
     "frame_shape",
     "calibrated_log_likelihood",
-    "sequence_test_arrays",
 ]
 
 #: Image splits up to this size are read into memory once instead of per batch.
@@ -68,8 +61,6 @@ def check_sequence(view: Any, method: str, split: str) -> None:
 
 def frame_shape(obs: Any) -> tuple[int, ...]:
     """Torch layout of one frame: ``(D_obs,)`` or ``(3, H, W)`` from ``(T, ...)`` arrays."""
-    from crlbench.baselines.base import torch_layout
-
     return torch_layout(tuple(obs.shape[1:]))
 
 
@@ -77,7 +68,7 @@ class FrameWindows:
     """``(T - 1, 2, ...)`` view of consecutive frame pairs of a ``(T, ...)`` array, read on indexing.
 
     Indexing with integer arrays reads each needed frame once (sorted, as HDF5 wants), so
-    lazy image splits stay on disk; :class:`~crlbench.baselines.train.Batches` treats it as
+    lazy image splits stay on disk; :class:`~crlbench.baselines.loop.Batches` treats it as
     an image array.
     """
 
@@ -137,17 +128,6 @@ def calibrated_log_likelihood(x: Tensor, x_hat: Tensor, *, min_var: float = 1e-4
     return ll.flatten(1).sum(-1)
 
 
-def sequence_test_arrays(model: Any, view: Any, *, batch: int = 512) -> dict[str, np.ndarray]:
-    """What a run writes to ``test.npz`` for a sequences split (the pairs layout, per window).
-
-    Every frame of the rollout is encoded once; window t gives ``latents`` (T-1, M) of x^t,
-    ``latents_tilde`` (T-1, M) of x^{t+1} and ``targets`` (T-1, K), the targets I^{t+1}.
-    """
-    obs = view.observations
-    z = np.concatenate([np.asarray(model.encode(np.asarray(obs[s : s + batch]))) for s in range(0, len(obs), batch)])
-    return {"latents": z[:-1], "latents_tilde": z[1:], "targets": np.asarray(view.targets[1:], dtype=np.uint8)}
-
-
 class SequenceVAEModule(nn.Module):
     """Gaussian encoder ``q(z | x)`` and decoder ``g(z)`` on single frames (the VAE baselines' body).
 
@@ -202,11 +182,11 @@ class SequenceVAEModule(nn.Module):
         return self.decoder(z)
 
     def validation_loss(self, batch: dict[str, Tensor]) -> dict[str, float]:
-        loss, logs = self.training_loss(batch, 1.0)  # type: ignore[attr-defined]
+        loss, logs = self.training_loss(batch, 1.0)  # type: ignore[operator]
         return {"loss": float(loss), **logs}
 
 
-class SequenceMethod:
+class SequenceMethod(TorchMethod):
     """Base of the TRIS sequence baselines.
 
     Args:
@@ -216,42 +196,9 @@ class SequenceMethod:
     """
 
     name: ClassVar[str] = "sequence-method"
-    default_loop: ClassVar[LoopConfig] = LoopConfig()
     default_budget: ClassVar[str] = "100ep"
     modes: ClassVar[tuple[str, ...]] = ("sequences",)
-
-    def __init__(self, *, loop: dict[str, Any] | None = None, device: str = "auto", **hparams: Any) -> None:
-        unknown = set(hparams) - set(self.defaults())
-        if unknown:
-            raise CrlbenchError(f"{self.name}: unknown parameters {sorted(unknown)}; known: {sorted(self.defaults())}")
-        self.hparams = {**self.defaults(), **hparams}
-        try:
-            self.loop = replace(self.default_loop, **(loop or {}), device=device)
-        except TypeError as e:
-            raise CrlbenchError(f"{self.name}: bad loop setting: {e}") from e
-        self.module: nn.Module | None = None
-        self.result: TrainResult | None = None
-        self.device = torch.device("cpu")
-        self.stages: dict[str, EncodingStage] = {}
-
-    # --- to override ---------------------------------------------------------------------
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Method hyperparameters and their defaults."""
-        return {}
-
-    def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
-        """The trainable module for frames of ``obs_shape`` and ``n_vars`` causal variables."""
-        raise NotImplementedError
-
-    def shared_stages(self, train: Any, budget: Budget) -> dict[str, StageSpec]:
-        """The shared pretrained stages this method uses on ``train`` (name -> spec); the
-        caller trains or loads each once per dataset and hands them to :meth:`fit`."""
-        return {}
-
-    def stage_arrays(self, view: Any) -> dict[str, Any]:
-        """The arrays a shared stage trains on: ``{"pair": (T-1, 2, ...)}`` windows."""
-        return window_arrays(view)
+    map_batch: ClassVar[int] = 512
 
     def n_latents(self, obs_shape: tuple[int, ...], n_vars: int) -> int:
         """Latent size M: the ``n_latents`` parameter, else K for vectors and 32 for images.
@@ -267,80 +214,32 @@ class SequenceMethod:
         return n_vars if len(obs_shape) == 1 else 32
 
     # --- the contract ----------------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        """Everything that defines this method instance (written to the run's config.json)."""
-        return {"method": self.name, "hparams": self.hparams, "loop": asdict(self.loop)}
-
-    def fit(
-        self,
-        train: Any,
-        val: Any,
-        budget: Budget | str | int | None = None,
-        seed: int = 0,
-        *,
-        workdir: str | Path | None = None,
-        progress: bool | None = None,
-        stages: Mapping[str, EncodingStage] | None = None,
-    ) -> TrainResult:
-        """Train on windows of a TRIS rollout; ``workdir`` makes the run resumable.
-
-        ``stages`` are trained shared stages (:meth:`shared_stages`) to use instead of
-        training them within the run."""
-        check_sequence(train, self.name, "train")
-        if val is not None:
-            check_sequence(val, self.name, "val")
-        self.obs_shape = frame_shape(train.observations)
-        self.n_vars = int(np.shape(train.targets)[1])
-        if val is not None and np.shape(val.targets)[1] != self.n_vars:
-            raise CrlbenchError(f"{self.name}: train and val splits have different numbers of variables")
-        loop = self.loop if progress is None else replace(self.loop, progress=progress)
-        self.device = resolve_device(loop.device)
-        self.stages = dict(stages or {})
-        torch.manual_seed(seed)
-        self.module = self.build(self.obs_shape, self.n_vars)
-        self.result = self._train(
-            window_arrays(train),
-            window_arrays(val) if val is not None else None,
-            Budget.parse(budget if budget is not None else self.default_budget),
-            seed,
-            loop,
-            Path(workdir) if workdir is not None else None,
-        )
-        self.module.eval()
-        return self.result
-
-    def _train(
-        self, train: dict[str, Any], val: dict[str, Any] | None, budget: Budget, seed: int, loop: LoopConfig, workdir: Path | None
-    ) -> TrainResult:
-        """One run of the shared loop on the module (CITRIS-NF overrides it with two stages)."""
-        assert self.module is not None
-        return fit_module(self.module, train, val, budget=budget, seed=seed, config=loop, workdir=workdir)
-
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Frames ``(N, D_obs)`` or ``(N, H, W, 3)`` -> latents ``(N, M)`` (posterior means)."""
         mod = self._check_ready()
-        return self._map(mod.encode_mean, x)  # type: ignore[operator]
+        return self._map(mod.encode_mean, x)
+
+    # --- the fit hooks ---------------------------------------------------------------------
+    def _check_split(self, view: Any, split: str) -> None:
+        check_sequence(view, self.name, split)
+
+    def _shapes(self, train: Any, val: Any) -> tuple[tuple[int, ...], int]:
+        n_vars = int(np.shape(train.targets)[1])
+        if val is not None and np.shape(val.targets)[1] != n_vars:
+            raise CrlbenchError(f"{self.name}: train and val splits have different numbers of variables")
+        return frame_shape(train.observations), n_vars
+
+    def _arrays(self, view: Any) -> dict[str, Any]:
+        """``{"pair": (T-1, 2, ...), "targets": (T-1, K)}`` windows (:func:`window_arrays`)."""
+        return window_arrays(view)
 
     # --- helpers ---------------------------------------------------------------------------
-    def _check_ready(self) -> nn.Module:
-        if self.module is None:
-            raise CrlbenchError(f"{self.name}: call fit before encode / decode")
-        return self.module
-
-    def _map(self, fn: Any, x: Any, batch: int = 512) -> np.ndarray:
-        self._check_ready().eval()
-        outs = []
-        with torch.no_grad():
-            for s in range(0, len(x), batch):
-                t = to_tensor(np.asarray(x[s : s + batch]), (-1.0, 1.0)).to(self.device)
-                outs.append(fn(t).cpu().numpy())
-        return np.concatenate(outs).astype(np.float64)
-
-    def _decode(self, z: Any, batch: int = 512) -> np.ndarray:
+    def _decode(self, z: Any) -> np.ndarray:
         mod = self._check_ready().eval()
         z = np.asarray(z, dtype=np.float32)
         outs = []
+        b = self.map_batch
         with torch.no_grad():
-            for s in range(0, len(z), batch):
-                outs.append(from_tensor(mod.decode_latents(torch.as_tensor(z[s : s + batch], device=self.device))))  # type: ignore[operator]
+            for s in range(0, len(z), b):
+                outs.append(from_tensor(mod.decode_latents(torch.as_tensor(z[s : s + b], device=self.device))))  # type: ignore[operator]
         return np.concatenate(outs)

@@ -30,16 +30,18 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.contract import Budget
-from crlbench.baselines.precision import Precision, configure, resolve_precision
+from crlbench.baselines.precision import PRECISIONS, Precision, configure, resolve_precision
+from crlbench.datasets.torch_adapter import to_tensor
 from crlbench.errors import CrlbenchError
 
 __all__ = [
@@ -132,8 +134,6 @@ class LoopConfig:
             raise CrlbenchError(f"select must be 'best' or 'last', got {self.select!r}")
         if self.batch_size < 1 or self.lr <= 0:
             raise CrlbenchError("batch_size must be >= 1 and lr > 0")
-        from crlbench.baselines.precision import PRECISIONS
-
         if self.precision not in PRECISIONS:
             raise CrlbenchError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
 
@@ -204,8 +204,6 @@ class Batches:
         return max(1, self.n // self.batch_size)
 
     def _take(self, idx: np.ndarray) -> dict[str, Tensor]:
-        from crlbench.datasets.torch_adapter import to_tensor
-
         out = {}
         for k, a in self.arrays.items():
             if isinstance(a, Tensor):
@@ -273,10 +271,166 @@ def _validate(module: nn.Module, val: Batches, batch_size: int, seed: int) -> di
         torch.manual_seed(seed)  # the same sampling noise at every validation
         for batch in val.ordered(batch_size):
             n = len(next(iter(batch.values())))
-            for k, v in module.validation_loss(batch).items():
+            for k, v in cast(Trainable, module).validation_loss(batch).items():
                 sums[k] = sums.get(k, 0.0) + float(v) * n
     module.train()
     return {k: v / val.n for k, v in sums.items()}
+
+
+@dataclass
+class _RunState:
+    """What a run carries from step to step and stores in ``checkpoint.pt``."""
+
+    log: dict[str, Any]
+    step: int = 0
+    best_val: float = math.inf
+    best_step: int | None = None
+    best_state: dict[str, Tensor] | None = None
+    resumed_from: int | None = None
+    wall_before: float = 0.0
+    #: ``(checkpoint path, step)`` of the last checkpoint written, named when a run diverges.
+    last_good: tuple[str, int] | None = None
+    acc: dict[str, float] = field(default_factory=dict)
+    n_acc: int = 0
+
+    def last_good_text(self) -> str:
+        return f"{self.last_good[0]} (step {self.last_good[1]})" if self.last_good else "none (no checkpoint saved yet)"
+
+
+@dataclass
+class _Optimisation:
+    """The optimiser side of a run: parameters, optimiser and gradient scaler."""
+
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+
+
+def _fingerprint(budget: Budget, seed: int, config: LoopConfig, n_train: int, precision: Precision) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed (settings that do not change the result left out)."""
+    fingerprint: dict[str, Any] = {"budget": str(budget), "seed": seed, "config": asdict(config), "n_train": n_train}
+    for key in ("progress", "device", "threads"):
+        fingerprint["config"].pop(key)
+    fingerprint["precision_used"] = precision.name  # "auto" is bf16 on one machine, fp32 on another
+    return fingerprint
+
+
+def _resume(work: Path, module: nn.Module, opt: _Optimisation, state: _RunState, device: torch.device) -> None:
+    """Load ``work/checkpoint.pt`` (and ``best.pt``) into ``module``, ``opt`` and ``state``.
+
+    Raises:
+        CrlbenchError: the checkpoint's fingerprint differs from ``state.log``'s.
+    """
+    ckpt_path, best_path = work / "checkpoint.pt", work / "best.pt"
+    ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+    if ck["log"]["fingerprint"] != json.loads(json.dumps(state.log["fingerprint"])):
+        raise CrlbenchError(
+            f"{work} holds a checkpoint of another configuration ({ck['log']['fingerprint']}); use a new run folder or delete it"
+        )
+    module.load_state_dict(ck["model"])
+    opt.optimizer.load_state_dict(ck["optimizer"])
+    if "scaler" in ck:
+        opt.scaler.load_state_dict(ck["scaler"])
+    torch.set_rng_state(ck["rng"])
+    state.step, state.best_val, state.best_step, state.log = ck["step"], ck["best_val"], ck["best_step"], ck["log"]
+    state.wall_before = state.log.get("wall_s", 0.0)
+    state.resumed_from = state.step
+    state.log.setdefault("resumed_at", []).append(state.step)
+    if best_path.exists():
+        state.best_state = torch.load(best_path, map_location=device, weights_only=True)
+    state.last_good = (str(ckpt_path), state.step)
+
+
+def _train_step(
+    module: nn.Module, batch: dict[str, Tensor], opt: _Optimisation, state: _RunState, config: LoopConfig, total: int, log_path: Path | None
+) -> dict[str, float]:
+    """One optimiser step on ``batch`` at ``state.step``; returns the step's logs (``"loss"`` first).
+
+    Raises:
+        TrainingDiverged: a non-finite loss (``log.json`` records where).
+    """
+    step = state.step
+    for g in opt.optimizer.param_groups:
+        g["lr"] = config.lr * lr_factor(config.schedule, step, total, config.warmup)
+    loss, logs = cast(Trainable, module).training_loss(batch, step / total)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        state.log["status"] = "diverged"
+        state.log["diverged_at"] = step
+        if log_path is not None:
+            _atomic_json(state.log, log_path)
+        raise TrainingDiverged(
+            f"loss became {value} at step {step}; last good checkpoint: {state.last_good_text()}. "
+            "Lower the learning rate or tighten gradient clipping and run again from a new folder."
+        )
+    opt.optimizer.zero_grad(set_to_none=True)
+    opt.scaler.scale(loss).backward()
+    if config.grad_clip is not None:
+        opt.scaler.unscale_(opt.optimizer)
+        logs["grad_norm"] = float(nn.utils.clip_grad_norm_(opt.params, config.grad_clip))
+    opt.scaler.step(opt.optimizer)
+    opt.scaler.update()
+    state.step += 1
+    logs = {"loss": value, **logs}
+    for k, v in logs.items():
+        state.acc[k] = state.acc.get(k, 0.0) + float(v)
+    state.n_acc += 1
+    return logs
+
+
+def _validate_and_checkpoint(
+    module: nn.Module,
+    val: Batches | None,
+    opt: _Optimisation,
+    state: _RunState,
+    config: LoopConfig,
+    *,
+    seed: int,
+    total: int,
+    work: Path | None,
+    t0: float,
+    bar: Any,
+) -> None:
+    """Log the mean training losses since the last call, validate, keep the best weights
+    (``best.pt``) and write ``checkpoint.pt`` and ``log.json`` when there is a work folder.
+
+    Raises:
+        TrainingDiverged: a non-finite validation loss.
+    """
+    step, log = state.step, state.log
+    entry = {"step": step, "lr": opt.optimizer.param_groups[0]["lr"], **{k: v / state.n_acc for k, v in state.acc.items()}}
+    log["train"].append(entry)
+    state.acc, state.n_acc = {}, 0
+    if val is not None:
+        v = _validate(module, val, config.val_batch_size, seed)
+        log["val"].append({"step": step, **v})
+        if not math.isfinite(v["loss"]):
+            where = f"{state.last_good[0]} (step {state.last_good[1]})" if state.last_good else "none"
+            raise TrainingDiverged(f"validation loss became {v['loss']} at step {step}; last good checkpoint: {where}")
+        if step >= config.select_after * total and v["loss"] < state.best_val:
+            state.best_val, state.best_step = v["loss"], step
+            state.best_state = {k: t.detach().clone() for k, t in module.state_dict().items()}
+            if work is not None:
+                _atomic_save(state.best_state, work / "best.pt")
+        bar.set_postfix(loss=f"{entry['loss']:.4g}", val=f"{v['loss']:.4g}")
+    log["wall_s"] = state.wall_before + time.perf_counter() - t0
+    if work is not None:
+        ckpt_path = work / "checkpoint.pt"
+        _atomic_save(
+            {
+                "model": module.state_dict(),
+                "optimizer": opt.optimizer.state_dict(),
+                "scaler": opt.scaler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "step": step,
+                "best_val": state.best_val,
+                "best_step": state.best_step,
+                "log": log,
+            },
+            ckpt_path,
+        )
+        _atomic_json(log, work / "log.json")
+        state.last_good = (str(ckpt_path), step)
 
 
 def fit_module(
@@ -319,7 +473,6 @@ def fit_module(
         torch.set_num_threads(config.threads)
     module.to(device)
     precision = used_precision(module, config.precision, device, compile=config.compile)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
     train_b = Batches(train, config.batch_size, device)
     val_b = Batches(val, config.val_batch_size, device) if val is not None else None
     total = budget.total_steps(train_b.steps_per_epoch)
@@ -327,135 +480,59 @@ def fit_module(
     params = [p for p in module.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay)
-
-    fingerprint = {"budget": str(budget), "seed": seed, "config": asdict(config), "n_train": train_b.n}
-    fingerprint["config"].pop("progress")
-    fingerprint["config"].pop("device")
-    fingerprint["config"].pop("threads")
-    fingerprint["precision_used"] = precision.name  # "auto" is bf16 on one machine, fp32 on another
-    log: dict[str, Any] = {"fingerprint": fingerprint, "total_steps": total, "train": [], "val": [], "status": "running"}
-    log["precision"] = {"requested": config.precision, "used": precision.name, "channels_last": precision.channels_last, "compiled": config.compile}
-    step, best_val, best_step, resumed_from, wall_before = 0, math.inf, None, None, 0.0
-    best_state: dict[str, Tensor] | None = None
+    opt = _Optimisation(params, optimizer, torch.amp.GradScaler(device.type, enabled=precision.needs_scaler))
+    log: dict[str, Any] = {
+        "fingerprint": _fingerprint(budget, seed, config, train_b.n, precision),
+        "total_steps": total,
+        "train": [],
+        "val": [],
+        "status": "running",
+        "precision": {
+            "requested": config.precision,
+            "used": precision.name,
+            "channels_last": precision.channels_last,
+            "compiled": config.compile,
+        },
+    }
+    state = _RunState(log=log)
     work = Path(workdir) if workdir is not None else None
-    ckpt_path = best_path = log_path = None
+    log_path = work / "log.json" if work is not None else None
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
-        ckpt_path, best_path, log_path = work / "checkpoint.pt", work / "best.pt", work / "log.json"
-        if ckpt_path.exists():
-            ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-            if ck["log"]["fingerprint"] != json.loads(json.dumps(fingerprint)):
-                raise CrlbenchError(
-                    f"{work} holds a checkpoint of another configuration ({ck['log']['fingerprint']}); "
-                    "use a new run folder or delete it"
-                )
-            module.load_state_dict(ck["model"])
-            optimizer.load_state_dict(ck["optimizer"])
-            if "scaler" in ck:
-                scaler.load_state_dict(ck["scaler"])
-            torch.set_rng_state(ck["rng"])
-            step, best_val, best_step, log = ck["step"], ck["best_val"], ck["best_step"], ck["log"]
-            wall_before = log.get("wall_s", 0.0)
-            resumed_from = step
-            log.setdefault("resumed_at", []).append(step)
-            if best_path.exists():
-                best_state = torch.load(best_path, map_location=device, weights_only=True)
-    if resumed_from is None:
+        if (work / "checkpoint.pt").exists():
+            _resume(work, module, opt, state, device)
+    if state.resumed_from is None:
         torch.manual_seed(seed)
-    last_good = (str(ckpt_path), step) if resumed_from is not None else None
 
     t0 = time.perf_counter()
-    bar = _progress_bar(total, step, config.progress)
-    acc: dict[str, float] = {}
-    n_acc = 0
+    bar = _progress_bar(total, state.step, config.progress)
     module.train()
     try:
-        while step < total:
-            epoch, start = divmod(step, train_b.steps_per_epoch)
+        while state.step < total:
+            epoch, start = divmod(state.step, train_b.steps_per_epoch)
             for batch in train_b.epoch(seed, epoch, start):
-                for g in optimizer.param_groups:
-                    g["lr"] = config.lr * lr_factor(config.schedule, step, total, config.warmup)
-                loss, logs = module.training_loss(batch, step / total)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    where = f"{last_good[0]} (step {last_good[1]})" if last_good else "none (no checkpoint saved yet)"
-                    log["status"] = "diverged"
-                    log["diverged_at"] = step
-                    if log_path is not None:
-                        _atomic_json(log, log_path)
-                    raise TrainingDiverged(
-                        f"loss became {value} at step {step}; last good checkpoint: {where}. "
-                        "Lower the learning rate or tighten gradient clipping and run again from a new folder."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if config.grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    logs["grad_norm"] = float(nn.utils.clip_grad_norm_(params, config.grad_clip))
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-                logs = {"loss": value, **logs}
-                for k, v in logs.items():
-                    acc[k] = acc.get(k, 0.0) + float(v)
-                n_acc += 1
+                logs = _train_step(module, batch, opt, state, config, total, log_path)
                 bar.update(1)
                 if on_step is not None:
-                    on_step(step, logs)
-                if step % val_every == 0 or step == total:
-                    entry = {"step": step, "lr": optimizer.param_groups[0]["lr"], **{k: v / n_acc for k, v in acc.items()}}
-                    log["train"].append(entry)
-                    acc, n_acc = {}, 0
-                    if val_b is not None:
-                        v = _validate(module, val_b, config.val_batch_size, seed)
-                        log["val"].append({"step": step, **v})
-                        if not math.isfinite(v["loss"]):
-                            raise TrainingDiverged(
-                                f"validation loss became {v['loss']} at step {step}; last good checkpoint: "
-                                f"{last_good[0] + f' (step {last_good[1]})' if last_good else 'none'}"
-                            )
-                        if step >= config.select_after * total and v["loss"] < best_val:
-                            best_val, best_step = v["loss"], step
-                            best_state = {k: t.detach().clone() for k, t in module.state_dict().items()}
-                            if best_path is not None:
-                                _atomic_save(best_state, best_path)
-                        bar.set_postfix(loss=f"{entry['loss']:.4g}", val=f"{v['loss']:.4g}")
-                    log["wall_s"] = wall_before + time.perf_counter() - t0
-                    if work is not None:
-                        _atomic_save(
-                            {
-                                "model": module.state_dict(),
-                                "optimizer": optimizer.state_dict(),
-                                "scaler": scaler.state_dict(),
-                                "rng": torch.get_rng_state(),
-                                "step": step,
-                                "best_val": best_val,
-                                "best_step": best_step,
-                                "log": log,
-                            },
-                            ckpt_path,  # type: ignore[arg-type]
-                        )
-                        _atomic_json(log, log_path)  # type: ignore[arg-type]
-                        last_good = (str(ckpt_path), step)
-                if step >= total:
+                    on_step(state.step, logs)
+                if state.step % val_every == 0 or state.step == total:
+                    _validate_and_checkpoint(module, val_b, opt, state, config, seed=seed, total=total, work=work, t0=t0, bar=bar)
+                if state.step >= total:
                     break
     finally:
         bar.close()
 
-    if config.select == "best" and best_state is not None:
-        module.load_state_dict(best_state)
+    if config.select == "best" and state.best_state is not None:
+        module.load_state_dict(state.best_state)
+    log = state.log
+    best_val = state.best_val if math.isfinite(state.best_val) else None
     log["status"] = "done"
-    log["best"] = {"step": best_step, "val_loss": best_val if math.isfinite(best_val) else None}
-    log["wall_s"] = wall_before + time.perf_counter() - t0
+    log["best"] = {"step": state.best_step, "val_loss": best_val}
+    log["wall_s"] = state.wall_before + time.perf_counter() - t0
     if log_path is not None:
         _atomic_json(log, log_path)
     return TrainResult(
-        steps=step,
-        best_step=best_step,
-        best_val=best_val if math.isfinite(best_val) else None,
-        wall_s=log["wall_s"],
-        resumed_from=resumed_from,
-        log=log,
+        steps=state.step, best_step=state.best_step, best_val=best_val, wall_s=log["wall_s"], resumed_from=state.resumed_from, log=log
     )
 
 

@@ -1,9 +1,10 @@
-"""What the pairs baselines share: input checks, the fit -> training loop hand-off, batched
-encoding of numpy observations, and the graph learners.
+"""What the pairs baselines share: input checks, the arrays they train on, the optional
+shared encoding stage, inference of intervention targets and the graph learners.
 
 A baseline is a thin :class:`PairsMethod` subclass that builds its ``nn.Module``
-(:meth:`PairsMethod.build`) and says how to read latents and targets from it; everything
-else (views to arrays, the loop, devices, checkpoints) lives here once.
+(:meth:`PairsMethod.build`) and says how to read latents and targets from it; what every
+method on the shared loop does (parameters, ``fit``, devices, checkpoints) lives in
+:class:`~crlbench.baselines.torch_method.TorchMethod`.
 
 A method that names an ``encoding_stage`` (a kind of
 :data:`crlbench.baselines.autoencoder.STAGE_KINDS`, e.g. ``"reduce-dim"``) trains, on image
@@ -16,8 +17,7 @@ the method's decoder, so ``encode``, ``decode`` and ``infer_targets`` take and g
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -25,12 +25,12 @@ from torch import Tensor, nn
 
 from crlbench.baselines.contract import Budget
 from crlbench.baselines.graphs import EDGE_THRESHOLD, dag_from_weights, intervention_graph
-from crlbench.baselines.train import LoopConfig, TrainResult, fit_module, resolve_device
+from crlbench.baselines.torch_method import TorchMethod, torch_layout
 from crlbench.datasets.torch_adapter import to_tensor
 from crlbench.errors import CrlbenchError
 
 if TYPE_CHECKING:
-    from crlbench.baselines.autoencoder import EncodingStage, StageSpec
+    from crlbench.baselines.autoencoder import StageSpec
 
 __all__ = ["PairsMethod", "check_pairs", "observation_shape"]
 
@@ -55,10 +55,7 @@ def check_pairs(view: Any, method: str, split: str, *, needs_targets: bool = Fal
     if needs_targets:
         t = getattr(view, "targets", None)
         if t is None or np.ndim(t) != 2 or len(t) != len(obs):
-            raise CrlbenchError(
-                f"{method} needs intervention targets (N, K) 0/1 for each pair of its {split} split; "
-                "this dataset has none"
-            )
+            raise CrlbenchError(f"{method} needs intervention targets (N, K) 0/1 for each pair of its {split} split; this dataset has none")
 
 
 def observation_shape(obs: Any) -> tuple[int, ...]:
@@ -66,19 +63,7 @@ def observation_shape(obs: Any) -> tuple[int, ...]:
     return torch_layout(tuple(obs.shape[2:]))
 
 
-def torch_layout(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One observation's numpy shape ``(D_obs,)`` or ``(H, W, 3)`` -> torch ``(D_obs,)`` or ``(3, H, W)``."""
-    if len(shape) == 3:
-        h, w, c = shape
-        if c != 3:
-            raise CrlbenchError(f"images must be (H, W, 3) uint8, got {shape}")
-        return (3, h, w)
-    if len(shape) != 1:
-        raise CrlbenchError(f"observations must be vectors (D,) or images (H, W, 3), got {shape}")
-    return shape
-
-
-class PairsMethod:
+class PairsMethod(TorchMethod):
     """Base of the pairs baselines (ILCM, disentangled VAE, beta-VAE).
 
     Args:
@@ -91,11 +76,6 @@ class PairsMethod:
     """
 
     name: ClassVar[str] = "pairs-method"
-    #: Loop defaults of the method (the reference's optimiser settings).
-    default_loop: ClassVar[LoopConfig] = LoopConfig()
-    #: Default budget (the reference's training length).
-    default_budget: ClassVar[str] = "20ep"
-    #: Dataset modes the method trains on.
     modes: ClassVar[tuple[str, ...]] = ("pairs",)
     needs_targets: ClassVar[bool] = False
     graph_methods: ClassVar[tuple[str, ...]] = ("interventions",)
@@ -111,34 +91,14 @@ class PairsMethod:
         graph_threshold: float = EDGE_THRESHOLD,
         **hparams: Any,
     ) -> None:
-        from dataclasses import replace
-
-        unknown = set(hparams) - set(self.defaults())
-        if unknown:
-            raise CrlbenchError(f"{self.name}: unknown parameters {sorted(unknown)}; known: {sorted(self.defaults())}")
-        self.hparams = {**self.defaults(), **hparams}
-        try:
-            self.loop = replace(self.default_loop, **(loop or {}), device=device)
-        except TypeError as e:
-            raise CrlbenchError(f"{self.name}: bad loop setting: {e}") from e
+        super().__init__(loop=loop, device=device, **hparams)
         self.graph_method = graph_method or self.graph_methods[0]
         if self.graph_method not in self.graph_methods:
             raise CrlbenchError(f"{self.name}: graph_method must be one of {self.graph_methods}, got {graph_method!r}")
         self.graph_threshold = float(graph_threshold)
-        self.module: nn.Module | None = None
-        self.result: TrainResult | None = None
         self._graph_weights: np.ndarray | None = None
 
     # --- to override ---------------------------------------------------------------------
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Method hyperparameters and their defaults."""
-        return {}
-
-    def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
-        """The trainable module for observations of ``obs_shape`` and ``n_vars`` variables."""
-        raise NotImplementedError
-
     def shared_stages(self, train: Any, budget: Budget) -> dict[str, StageSpec]:
         """``{"encoding": spec}`` of :attr:`encoding_stage` on image pairs, else ``{}``."""
         from crlbench.baselines.autoencoder import stage_spec
@@ -147,69 +107,19 @@ class PairsMethod:
             return {}
         return {"encoding": stage_spec(self.encoding_stage, budget=budget, run_loop=self.loop)}
 
-    def stage_arrays(self, view: Any) -> dict[str, Any]:
-        """The arrays a shared stage trains on: ``{"pair": (N, 2, ...)}``."""
-        return self._arrays(view)
+    def _encode_t(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _targets_t(self, x: Tensor, xt: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _solution_graph(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     # --- the contract ----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """Everything that defines this method instance (written to the run's config.json)."""
-        from dataclasses import asdict
-
-        return {
-            "method": self.name,
-            "hparams": self.hparams,
-            "loop": asdict(self.loop),
-            "graph_method": self.graph_method,
-            "graph_threshold": self.graph_threshold,
-        }
-
-    def fit(
-        self,
-        train: Any,
-        val: Any,
-        budget: Budget | str | int | None = None,
-        seed: int = 0,
-        *,
-        workdir: str | Path | None = None,
-        progress: bool | None = None,
-        stages: Mapping[str, EncodingStage] | None = None,
-    ) -> TrainResult:
-        """Train on a pairs split; ``workdir`` makes the run resumable (checkpoints, log).
-
-        ``stages["encoding"]``, a trained shared stage, makes the method train on its
-        encodings of the pairs (see the module docstring)."""
-        check_pairs(train, self.name, "train", needs_targets=self.needs_targets)
-        if val is not None:
-            check_pairs(val, self.name, "val", needs_targets=self.needs_targets)
-        n_vars = self._n_vars(train)
-        self.obs_shape = observation_shape(train.observations)
-        self.n_vars = n_vars
-        stage = (stages or {}).get("encoding")
-        train_arrays, val_arrays = self._arrays(train), self._arrays(val) if val is not None else None
-        if stage is not None:
-            train_arrays = {"pair": stage.encode_pairs(train.observations)}
-            val_arrays = {"pair": stage.encode_pairs(val.observations)} if val is not None else None
-            self.obs_shape = (train_arrays["pair"].shape[-1],)
-        torch.manual_seed(seed)
-        self.module = self.build(self.obs_shape, n_vars)
-        loop = self.loop if progress is None else _replace(self.loop, progress=progress)
-        self.device = resolve_device(loop.device)
-        self.result = fit_module(
-            self.module,
-            train_arrays,
-            val_arrays,
-            budget=Budget.parse(budget if budget is not None else self.default_budget),
-            seed=seed,
-            config=loop,
-            workdir=workdir,
-        )
-        self.module.eval()
-        if stage is not None:  # images in, images out: the stage around the method's networks
-            self.module.encoder = nn.Sequential(stage.encoder, self.module.encoder)
-            self.module.decoder = nn.Sequential(self.module.decoder, stage.decoder)
-        self._graph_weights = self._learn_graph(val if val is not None else train)
-        return self.result
+        return {**super().config(), "graph_method": self.graph_method, "graph_threshold": self.graph_threshold}
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Observations ``(N, D_obs)`` or ``(N, H, W, 3)`` -> latents ``(N, M)``."""
@@ -234,49 +144,49 @@ class PairsMethod:
         k = self.n_vars
         return np.concatenate([np.zeros((k, 1)), np.eye(k)], axis=1)
 
-    # --- helpers ---------------------------------------------------------------------------
-    @staticmethod
-    def _n_vars(view: Any) -> int:
-        t = getattr(view, "targets", None)
+    # --- the fit hooks (see the module docstring for the encoding stage) ---------------------
+    def _check_split(self, view: Any, split: str) -> None:
+        check_pairs(view, self.name, split, needs_targets=self.needs_targets)
+
+    def _shapes(self, train: Any, val: Any) -> tuple[tuple[int, ...], int]:
+        t = getattr(train, "targets", None)
         if t is None or np.ndim(t) != 2:
             raise CrlbenchError("pairs methods need the number of causal variables: targets (N, K) in the split")
-        return int(np.shape(t)[1])
+        return observation_shape(train.observations), int(np.shape(t)[1])
 
-    @staticmethod
-    def _arrays(view: Any) -> dict[str, Any]:
+    def _arrays(self, view: Any) -> dict[str, Any]:
         """``{"pair": (N, 2, ...)}``: images stay lazy (read per batch), vectors in memory."""
         obs = view.observations
         return {"pair": obs if getattr(obs, "dtype", None) == np.uint8 else np.asarray(obs)}
 
+    def _fit_arrays(self, train: Any, val: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        stage = self.stages.get("encoding")
+        if stage is None:
+            return super()._fit_arrays(train, val)
+        train_arrays = {"pair": stage.encode_pairs(train.observations)}
+        self.obs_shape = (train_arrays["pair"].shape[-1],)
+        return train_arrays, {"pair": stage.encode_pairs(val.observations)} if val is not None else None
+
+    def _after_fit(self, train: Any, val: Any) -> None:
+        stage = self.stages.get("encoding")
+        mod: Any = self._check_ready()
+        if stage is not None:  # images in, images out: the stage around the method's networks
+            mod.encoder = nn.Sequential(stage.encoder, mod.encoder)
+            mod.decoder = nn.Sequential(mod.decoder, stage.decoder)
+        self._graph_weights = self._learn_graph(val if val is not None else train)
+
+    # --- helpers ---------------------------------------------------------------------------
     def _to_tensor(self, x: np.ndarray) -> Tensor:
         return to_tensor(np.asarray(x), (-1.0, 1.0)).to(self.device)
 
-    def _check_ready(self) -> nn.Module:
-        if self.module is None:
-            raise CrlbenchError(f"{self.name}: call fit before encode / infer_targets")
-        return self.module
-
-    def _map(self, fn: Any, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+    def _map2(self, fn: Any, x: np.ndarray, xt: np.ndarray) -> np.ndarray:
         self._check_ready().eval()
         outs = []
+        b = self.map_batch
         with torch.no_grad():
-            for s in range(0, len(x), batch):
-                outs.append(fn(self._to_tensor(x[s : s + batch])).cpu().numpy())
-        return np.concatenate(outs).astype(np.float64)
-
-    def _map2(self, fn: Any, x: np.ndarray, xt: np.ndarray, batch: int = 1024) -> np.ndarray:
-        self._check_ready().eval()
-        outs = []
-        with torch.no_grad():
-            for s in range(0, len(x), batch):
-                outs.append(fn(self._to_tensor(x[s : s + batch]), self._to_tensor(xt[s : s + batch])).cpu().numpy())
+            for s in range(0, len(x), b):
+                outs.append(fn(self._to_tensor(x[s : s + b]), self._to_tensor(xt[s : s + b])).cpu().numpy())
         return np.concatenate(outs)
-
-    def _encode_t(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def _targets_t(self, x: Tensor, xt: Tensor) -> Tensor:
-        raise NotImplementedError
 
     def _graph_sample(self, view: Any, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``n`` pairs of ``view`` (observations only: no ground truth)."""
@@ -289,12 +199,3 @@ class PairsMethod:
         if self.graph_method == "interventions":
             return intervention_graph(self.encode(x), self.encode(xt), self.infer_targets(x, xt))
         return self._solution_graph(x)
-
-    def _solution_graph(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-
-def _replace(cfg: LoopConfig, **kw: Any) -> LoopConfig:
-    from dataclasses import replace
-
-    return replace(cfg, **kw)
