@@ -483,50 +483,6 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-# --- render, import ---------------------------------------------------------------------
-def _render_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", metavar="SCENE", help="registered image scene: causal3dident or causal-circuit")
-    p.add_argument("--latents", type=Path, required=True, metavar="FILE.npy",
-                   help="(N, D) states, columns in the scene's dimension order (`crlbench info` lists them)")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="FILE.npy: (N, H, W, 3) uint8 images; FILE.png: a grid of them")
-    p.add_argument("--resolution", type=int, default=64, help="image side in pixels (default 64)")
-    p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-
-
-def _render(args: argparse.Namespace) -> int:
-    from crlbench.simulators.render import render_file
-
-    images = render_file(args.scene, args.latents, args.out, resolution=args.resolution, params=dict(args.param), overwrite=args.overwrite)
-    print(f"{args.scene}: {len(images)} frames of {images.shape[1]}x{images.shape[2]} -> {args.out}")
-    return 0
-
-
-def _import_args(p: argparse.ArgumentParser) -> None:
-    from crlbench.datasets.importers import FORMATS
-    from crlbench.datasets.loaders import data_root
-
-    p.add_argument("format", metavar="FORMAT", help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()))
-    p.add_argument("source", type=Path, metavar="FOLDER", help="folder holding the release's .npz files")
-    p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
-    p.add_argument("--resolution", type=int, default=None, help="image side of the output (area-averaged); default the release's")
-    p.add_argument("--columns", default=None, help="ilcm-causalcircuit: the release's column order, e.g. arm,red,green,blue (default: read from the data)")
-    p.add_argument("--instantaneous", action="store_true", help="citris-causal3dident: the iCITRIS release (instantaneous graph)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _import(args: argparse.Namespace) -> int:
-    from crlbench.datasets.importers import import_release
-    from crlbench.datasets.loaders import data_root
-
-    options = {k: v for k, v in (("columns", args.columns), ("instantaneous", args.instantaneous)) if v}
-    path = import_release(args.format, args.source, args.out or data_root(), resolution=args.resolution,
-                          overwrite=args.overwrite, progress=not args.no_progress, **options)
-    print(f"{args.format}: {path}")
-    return 0
-
-
 # --- card, submit ------------------------------------------------------------------------
 def _card_args(p: argparse.ArgumentParser) -> None:
     from crlbench.datasets.card import DEFAULT_LICENSE, LICENSES
