@@ -12,8 +12,9 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, NoReturn
 
 from crlbench.errors import CrlbenchError
 
@@ -23,7 +24,7 @@ __all__ = ["main", "COMMANDS"]
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line naming the argument and where to read more (exit 2)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
@@ -105,9 +106,7 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
 
 
 def _specs(args: argparse.Namespace) -> list:
-    from crlbench.registry import dataset_entry, resolve_ids
-
-    from crlbench.registry import scene_class
+    from crlbench.registry import dataset_entry, resolve_ids, scene_class
 
     params = dict(args.param)
     if args.n_vars is not None:

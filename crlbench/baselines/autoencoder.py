@@ -31,9 +31,10 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -97,13 +98,13 @@ class _PosteriorMean(nn.Module):
 
 
 def _citris_ae(obs_shape: tuple[int, ...], s: Mapping[str, Any]) -> nn.Module:
-    from crlbench.baselines.citris_nf import Autoencoder
+    from crlbench.baselines.citris_nf import Autoencoder  # noqa: PLC0415
 
     return Autoencoder(obs_shape, int(s["n_latents"]), channels=int(s["channels"]), latent_noise=float(s["latent_noise"]))
 
 
 def _reduce_dim(obs_shape: tuple[int, ...], s: Mapping[str, Any]) -> nn.Module:
-    from crlbench.baselines.ilcm import ILCMModule
+    from crlbench.baselines.ilcm import ILCMModule  # noqa: PLC0415
 
     return ILCMModule(obs_shape, int(s["n_latents"]), cross=False, channels=int(s["channels"]))
 
@@ -111,12 +112,12 @@ def _reduce_dim(obs_shape: tuple[int, ...], s: Mapping[str, Any]) -> nn.Module:
 #: The kinds of shared stage: name -> :class:`StageKind`.
 STAGE_KINDS: dict[str, StageKind] = {
     "citris-ae": StageKind(
-        _citris_ae, lambda m: m.encoder, lambda m: m.decoder, "CITRIS-NF's autoencoder on single frames",
+        _citris_ae, lambda m: m.get_submodule("encoder"), lambda m: m.get_submodule("decoder"), "CITRIS-NF's autoencoder on single frames",
         defaults={"n_latents": 32, "channels": 64, "latent_noise": 0.05},
         loop=LoopConfig(batch_size=256, lr=5e-4, optimizer="adam", schedule="cosine_warmup", warmup=0.05),
     ),
     "reduce-dim": StageKind(
-        _reduce_dim, lambda m: _PosteriorMean(m.encoder), lambda m: m.decoder, "weakly supervised VAE on pairs (ILCM's reduce-dim step)",
+        _reduce_dim, lambda m: _PosteriorMean(m.get_submodule("encoder")), lambda m: m.get_submodule("decoder"), "weakly supervised VAE on pairs (ILCM's reduce-dim step)",
         defaults={"n_latents": 8, "channels": 32},
         loop=LoopConfig(batch_size=32, lr=1e-4, optimizer="adam", schedule="cosine", grad_clip=100.0),
     ),

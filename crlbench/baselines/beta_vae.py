@@ -13,7 +13,8 @@ CausalCircuit experiment do.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -61,11 +62,15 @@ class BetaVAE(PairsMethod):
         h = self.hparams
         return BetaVAEModule(obs_shape, n_vars, beta=float(h["beta"]), hidden=tuple(h["hidden"]), channels=int(h["channels"]))
 
+    def _check_ready(self) -> BetaVAEModule:
+        return cast(BetaVAEModule, super()._check_ready())  # what build returns
+
     def _encode_t(self, x: Tensor) -> Tensor:
-        return self.module.encode_noise(x)[0]  # type: ignore[union-attr]
+        return self._check_ready().encode_noise(x)[0]
 
     def _targets_t(self, x: Tensor, xt: Tensor) -> Tensor:
-        d = (self.module.encode_noise(xt)[0] - self.module.encode_noise(x)[0]).abs()  # type: ignore[union-attr]
+        mod = self._check_ready()
+        d = (mod.encode_noise(xt)[0] - mod.encode_noise(x)[0]).abs()
         moved = d.max(-1)
         return torch.where(moved.values > self.hparams["none_tol"], moved.indices + 1, 0)
 
@@ -73,5 +78,5 @@ class BetaVAE(PairsMethod):
         """Latents ``(N, K)`` -> observations in the dataset's layout."""
         mod = self._check_ready()
         with torch.no_grad():
-            x = mod.decoder(torch.as_tensor(z, dtype=torch.float32, device=self.device))  # type: ignore[operator]
+            x = mod.decoder(torch.as_tensor(z, dtype=torch.float32, device=self.device))
         return from_tensor(x)

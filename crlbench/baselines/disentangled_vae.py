@@ -30,4 +30,4 @@ class DisentangledVAE(ILCM):
     cross: ClassVar[bool] = False
 
     def _encode_t(self, x: Tensor) -> Tensor:
-        return self.module.encode_noise(x)[0]  # type: ignore[union-attr]
+        return self._check_ready().encode_noise(x)[0]

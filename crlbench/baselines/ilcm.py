@@ -53,7 +53,8 @@ The run keeps its final weights (the original has no model selection at this bud
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -116,6 +117,8 @@ class SolutionFunctions(nn.Module):
         scale_floor: Added to ``exp(log_scale)``: bounds ``|dz/de|`` by ``1 / scale_floor``.
         init_log_scale: Initial ``log_scale`` (2.3: ``scale ~ 10``, a broad prior).
     """
+
+    off_diag: Tensor  # a buffer (cross=True), declared for the type checker
 
     def __init__(
         self, k: int, hidden: Sequence[int] = (64, 64), cross: bool = True, scale_floor: float = 0.2, init_log_scale: float = 2.3
@@ -203,6 +206,8 @@ class ILCMModule(nn.Module):
             options of each pair (q renormalised over them); ``None`` = all K+1. Each
             option costs two decoder passes, so this is the lever for large image decoders.
     """
+
+    int_masks: Tensor  # a buffer, declared for the type checker
 
     def __init__(
         self,
@@ -485,15 +490,19 @@ class ILCM(PairsMethod):
             max_options=h["max_options"],
         )
 
+    def _check_ready(self) -> ILCMModule:
+        return cast(ILCMModule, super()._check_ready())  # what build returns
+
     def _encode_t(self, x: Tensor) -> Tensor:
-        return self.module.causal(x)  # type: ignore[union-attr]
+        return self._check_ready().causal(x)
 
     def encode_noise(self, x: np.ndarray) -> np.ndarray:
         """Noise encodings ``mu(x)`` ``(N, K)`` (the VAE latents, before the solution functions)."""
-        return self._map(lambda t: self.module.encode_noise(t)[0], x)  # type: ignore[union-attr]
+        mod = self._check_ready()
+        return self._map(lambda t: mod.encode_noise(t)[0], x)
 
     def _targets_t(self, x: Tensor, xt: Tensor) -> Tensor:
-        return self.module.target_probs(x, xt).argmax(-1)  # type: ignore[union-attr]
+        return self._check_ready().target_probs(x, xt).argmax(-1)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Causal variables ``(N, K)`` -> observations, inverting the solution functions."""

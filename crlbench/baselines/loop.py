@@ -537,6 +537,6 @@ def fit_module(
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # noqa: PLC0415
 
     return tqdm(total=total, initial=initial, disable=not enabled, unit="step", dynamic_ncols=True, leave=False)

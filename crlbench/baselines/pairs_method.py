@@ -101,7 +101,7 @@ class PairsMethod(TorchMethod):
     # --- to override ---------------------------------------------------------------------
     def shared_stages(self, train: Any, budget: Budget) -> dict[str, StageSpec]:
         """``{"encoding": spec}`` of :attr:`encoding_stage` on image pairs, else ``{}``."""
-        from crlbench.baselines.autoencoder import stage_spec
+        from crlbench.baselines.autoencoder import stage_spec  # noqa: PLC0415
 
         if self.encoding_stage is None or len(observation_shape(train.observations)) != 3:
             return {}

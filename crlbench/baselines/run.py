@@ -26,8 +26,9 @@ import json
 import os
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -152,7 +152,7 @@ class SequenceVAEModule(nn.Module):
         max_recon_var: float = 1e-2,
     ) -> None:
         super().__init__()
-        from crlbench.baselines.nn import make_decoder, make_encoder
+        from crlbench.baselines.nn import make_decoder, make_encoder  # noqa: PLC0415
 
         self.obs_shape, self.m = tuple(obs_shape), n_latents
         self.min_recon_var, self.max_recon_var = min_recon_var, max_recon_var
@@ -161,7 +161,7 @@ class SequenceVAEModule(nn.Module):
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and log-std ``(B, M)`` of ``q(z | x)``."""
-        from crlbench.baselines.nn import gaussian_params
+        from crlbench.baselines.nn import gaussian_params  # noqa: PLC0415
 
         return gaussian_params(self.encoder(x))
 

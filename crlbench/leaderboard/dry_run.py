@@ -19,9 +19,10 @@ that a GPU run meets only the scale.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError
@@ -92,7 +93,7 @@ def dry_run_sweep(
     progress: bool = False,
     seeds: Sequence[int] | None = None,
     graphs: Sequence[int] | None = None,
-) -> "SweepReport":
+) -> SweepReport:
     """Every (method, seed) of ``track``'s paper protocol, on every graph, at dry-run scale
     (:func:`crlbench.leaderboard.runner.sweep` on :func:`dry_run`'s protocol).
 
@@ -106,8 +107,8 @@ def dry_run_sweep(
     Returns:
         The :class:`~crlbench.leaderboard.runner.SweepReport`.
     """
-    from crlbench.leaderboard.records import TIERS
-    from crlbench.leaderboard.runner import sweep
+    from crlbench.leaderboard.records import TIERS  # noqa: PLC0415
+    from crlbench.leaderboard.runner import sweep  # noqa: PLC0415
 
     p = dry_run(track, seeds=seeds, graphs=graphs)
     results = Path(results)
@@ -118,7 +119,7 @@ def dry_run_sweep(
             f"(e.g. --results {DRY_RUN_RESULTS})"
         )
     if progress:
-        import torch
+        import torch  # noqa: PLC0415
 
         on = "cuda" if p.device == "cuda" and torch.cuda.is_available() else "cpu"
         fallback = " (the paper tier asks for cuda, which is not available)" if on != p.device else ""

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError
-from crlbench.registry import dataset_entry, suggest
-
 from crlbench.leaderboard.records import TIERS
+from crlbench.registry import dataset_entry, suggest
 
 __all__ = ["Protocol", "PROTOCOLS", "TIERS", "protocol", "tracks", "expected_dataset_hash"]
 
@@ -88,6 +88,7 @@ class Protocol:
 
     @property
     def dataset_hash(self) -> str:
+        """The hash of the track's dataset spec."""
         return self.dataset_spec().hash
 
     @property
@@ -95,13 +96,13 @@ class Protocol:
         """The graph a run of this protocol object is on (None: the track has one graph)."""
         return self.dataset_seed if self.graphs else None
 
-    def on_graph(self, graph: int) -> "Protocol":
+    def on_graph(self, graph: int) -> Protocol:
         """The same protocol (same hash) standing for one of its graphs."""
         if graph not in self.graphs:
             raise CrlbenchError(f"{self.track} ({self.tier}) has no graph {graph}; its graphs: {list(self.graphs)}")
         return replace(self, dataset_seed=graph)
 
-    def per_graph(self) -> list["Protocol"]:
+    def per_graph(self) -> list[Protocol]:
         """One protocol object per graph (``[self]`` on a single-graph track)."""
         return [self.on_graph(g) for g in self.graphs] if self.graphs else [self]
 
@@ -112,19 +113,20 @@ class Protocol:
 
     @property
     def mode(self) -> str:
+        """The dataset's mode: ``sequences``, ``pairs`` or ``triplets``."""
         return dataset_entry(self.dataset_id).mode
 
     @property
     def metrics(self) -> tuple[str, ...]:
         """The record keys this track's table shows (from :data:`crlbench.metrics.METRICS`)."""
-        from crlbench.metrics.suite import metric_names
+        from crlbench.metrics.suite import metric_names  # noqa: PLC0415
 
         return metric_names(self.mode)
 
     @property
     def methods(self) -> tuple[str, ...]:
         """The official baselines of the track (from :data:`crlbench.baselines.METHODS`)."""
-        from crlbench.baselines.methods import official_methods
+        from crlbench.baselines.methods import official_methods  # noqa: PLC0415
 
         return official_methods(self.mode)
 
@@ -174,7 +176,7 @@ def _image_baselines(mode: str, channels: int, latent_dim: int, max_options: int
     registry entry names: conv width, latent size (sequence methods; pairs methods have one
     latent per variable) and how many intervention options ILCM-style methods decode per
     pair (None: all K+1)."""
-    from crlbench.baselines.methods import METHODS, official_methods
+    from crlbench.baselines.methods import METHODS, official_methods  # noqa: PLC0415
 
     tier = {"channels": channels, "n_latents": latent_dim, "max_options": max_options}
     return {m: {k: tier[k] for k in METHODS[m].tier_params} for m in official_methods(mode)}

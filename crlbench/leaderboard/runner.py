@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -134,10 +135,10 @@ def run_one(
     (:func:`ensure_dataset`).
     """
     from crlbench.baselines.methods import method_class
-    from crlbench.leaderboard.predictions import predict
     from crlbench.baselines.run import make_method, train
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator
+    from crlbench.leaderboard.predictions import predict
     from crlbench.leaderboard.protocols import expected_dataset_hash
     from crlbench.leaderboard.records import load_record, run_precision, run_stages
     from crlbench.leaderboard.submit import submission_seeds

@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Union
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
 from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.records import DRY_RUN_TIER, TIERS, ResultRecord
-from crlbench.metrics.suite import METRICS, metric_names
+from crlbench.metrics import suite
+from crlbench.metrics.suite import METRICS
 
 __all__ = [
     "MARKS",
@@ -69,12 +71,14 @@ ORIGINS = ("official", "submitted")
 
 #: Display order of the published metrics (:data:`crlbench.metrics.METRICS`); others follow
 #: alphabetically.
-METRIC_ORDER = metric_names()
+METRIC_ORDER = suite.metric_names()
 
 #: The main tier of a track: a track -> tier mapping or function (``None``: default rule).
-MainTier = Union[Mapping[str, str], Callable[[str], Union[str, None]], None]
+MainTier = Mapping[str, str] | Callable[[str], str | None] | None
 
 _KEYS = ["track", "tier", "method"]
+
+T = TypeVar("T")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -101,7 +105,7 @@ def _main_tiers(records: list[ResultRecord], main_tier: MainTier) -> dict[str, s
     return out
 
 
-def _unique(values: Iterable[str]) -> list[str]:
+def _unique(values: Iterable[T]) -> list[T]:
     return list(dict.fromkeys(values))
 
 
@@ -202,14 +206,14 @@ def _aggregate(records: Iterable[ResultRecord], main_tier: MainTier, submitted: 
             "assignment": ", ".join(_unique(r.assignment for r in rs)),
         }
         for m in metric_list:
-            values = np.array([r.metrics[m] for r in rs if m in r.metrics], dtype=np.float64)
-            row[f"{m}_mean"] = float(values.mean()) if len(values) else math.nan
-            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            scores = np.array([r.metrics[m] for r in rs if m in r.metrics], dtype=np.float64)
+            row[f"{m}_mean"] = float(scores.mean()) if len(scores) else math.nan
+            row[f"{m}_std"] = float(scores.std(ddof=1)) if len(scores) > 1 else math.nan
         devs = _unique(d for r in rs for d in r.deviations)
         meta = (submitted or {}).get(method)
         row.update(
             wall_time_s_mean=float(np.mean([r.wall_time_s for r in rs])),
-            n_parameters=max(r.n_parameters for r in rs) or (int(meta.get("n_parameters") or 0) if meta else 0),
+            n_parameters=max(r.n_parameters for r in rs) or (int(cast(int, meta.get("n_parameters") or 0)) if meta else 0),
             protocol_hash=rs[0].protocol_hash,
             origin="submitted" if meta else "official",
             code=(meta.get("code") or "") if meta else "",
@@ -236,7 +240,7 @@ def _aggregate(records: Iterable[ResultRecord], main_tier: MainTier, submitted: 
     return df
 
 
-def marks(row: Mapping[str, object]) -> str:
+def marks(row: Mapping[str, object] | pd.Series) -> str:
     """The marks of one table row, e.g. ``"†*"`` (empty when the row is clean)."""
     return "".join(mark for flag, (mark, _) in MARKS.items() if bool(row.get(flag, False)))
 
