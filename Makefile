@@ -42,7 +42,11 @@ reference: install
 	$(VENV)/bin/crlbench leaderboard build results/cpu --out $(SITE)-cpu --data $(DATA)/cpu
 	cp $(SITE)-cpu/results.md $(SITE)-cpu/results.csv results/cpu/
 
+# Lint, format and type checks first (settings in pyproject.toml), then the tests.
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy crlbench
 	$(PY) -m pytest -q
 
 bench: install
