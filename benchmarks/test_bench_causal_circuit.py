@@ -67,9 +67,7 @@ def test_generate_smoke_group(benchmark, tmp_path, workers):
 def test_generate_paper_pairs_64px(benchmark, tmp_path):
     """The paper-size pairs dataset at 64x64 with 2 workers (goal: under 5 minutes)."""
     spec = DATASETS["causal-circuit-pairs-v1"].spec(size="paper")
-    benchmark.pedantic(
-        lambda: generate(spec, tmp_path, workers=2, overwrite=True, progress=False), rounds=1, iterations=1
-    )
+    benchmark.pedantic(lambda: generate(spec, tmp_path, workers=2, overwrite=True, progress=False), rounds=1, iterations=1)
     benchmark.extra_info["frames"] = _frames(spec)
     benchmark.extra_info["frames_per_s"] = _frames(spec) / benchmark.stats.stats.mean
 

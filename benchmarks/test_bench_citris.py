@@ -68,6 +68,4 @@ def test_training_throughput(benchmark, name):
     module, frames = MODULES[name]()
     step = _stepper(module, _batch(frames))
     benchmark.pedantic(step, rounds=3, iterations=1)
-    benchmark.extra_info.update(
-        device=DEVICE, batch=BATCH, images_per_s=round(2 * BATCH / benchmark.stats.stats.min, 1)
-    )
+    benchmark.extra_info.update(device=DEVICE, batch=BATCH, images_per_s=round(2 * BATCH / benchmark.stats.stats.min, 1))

@@ -74,8 +74,10 @@ def test_cpu_seconds_per_step(benchmark, name):
     torch.set_num_threads(1)  # a sweep worker's share
     obs = (3, res, res)
     g = torch.Generator().manual_seed(0)
-    batch = {"pair": torch.rand(batch_size, 2, *obs, generator=g) * 2 - 1,
-             "targets": (torch.rand(batch_size, K, generator=g) < 0.2).float()}
+    batch = {
+        "pair": torch.rand(batch_size, 2, *obs, generator=g) * 2 - 1,
+        "targets": (torch.rand(batch_size, K, generator=g) < 0.2).float(),
+    }
     steps = {}
     for precision in ("fp32", "auto"):
         torch.manual_seed(0)

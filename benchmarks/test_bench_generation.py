@@ -13,9 +13,7 @@ from crlbench.registry import DATASETS
 def test_toy_pairs_paper_n10(benchmark, tmp_path):
     spec = DATASETS["toy-son-pairs-v1"].spec(size="paper", params={"n_vars": 10})
     assert sum(spec.splits.values()) == 220_000
-    path = benchmark.pedantic(
-        lambda: generate(spec, tmp_path, overwrite=True, progress=False), rounds=3, iterations=1
-    )
+    path = benchmark.pedantic(lambda: generate(spec, tmp_path, overwrite=True, progress=False), rounds=3, iterations=1)
     assert path.exists()
 
 

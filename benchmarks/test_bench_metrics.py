@@ -21,8 +21,14 @@ PRESETS = {
     "faithful": {"probe": "mlp", "dci_regressor": "gbt"},
 }
 KEYS = ("r2_diag", "r2_sep", "spearman_diag", "spearman_sep", "dci_disentanglement", "dci_completeness")
-BOUND = {"r2_diag": 0.02, "r2_sep": 0.03, "spearman_diag": 0.02, "spearman_sep": 0.03,
-         "dci_disentanglement": 0.05, "dci_completeness": 0.05}
+BOUND = {
+    "r2_diag": 0.02,
+    "r2_sep": 0.03,
+    "spearman_diag": 0.02,
+    "spearman_sep": 0.03,
+    "dci_disentanglement": 0.05,
+    "dci_completeness": 0.05,
+}
 _RESULTS: dict[str, dict] = {}
 
 
@@ -51,8 +57,7 @@ def test_metric_suite(benchmark, data, preset):
     result = benchmark.pedantic(
         evaluate_latents,
         args=(y, z),
-        kwargs=dict(variables=v, assignment=a, true_graph=g, learned_graph=g.T, n_jobs=2,
-                    **PRESETS[preset]),
+        kwargs=dict(variables=v, assignment=a, true_graph=g, learned_graph=g.T, n_jobs=2, **PRESETS[preset]),
         rounds=1,
         iterations=1,
     )

@@ -38,9 +38,7 @@ RATES: dict[tuple[str, int], tuple[float, float]] = {}
 
 def _cpu_s() -> float:
     """CPU seconds of this process and of its finished children."""
-    return sum(
-        r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
-    )
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _wall_s(fn) -> float:
@@ -52,8 +50,13 @@ def _wall_s(fn) -> float:
 #: (scene, workers, CPU threads of the in-process worker: None = every core). Cycles
 #: renders with threads of its own, so one Causal3DIdent worker already uses every core; the
 #: 1-thread case gives the per-process rate that 2 single-thread workers should double.
-RUNS = [("causal-circuit", 1, None), ("causal-circuit", 2, None),
-        ("causal3dident", 1, 1), ("causal3dident", 1, None), ("causal3dident", 2, None)]
+RUNS = [
+    ("causal-circuit", 1, None),
+    ("causal-circuit", 2, None),
+    ("causal3dident", 1, 1),
+    ("causal3dident", 1, None),
+    ("causal3dident", 2, None),
+]
 
 
 @pytest.mark.parametrize("scene, workers, threads", RUNS)

@@ -100,7 +100,11 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
     p.add_argument("--split", type=_key_value, action="append", default=[], metavar="NAME=N", help="split size override")
     p.add_argument(
-        "--mesh", type=_key_value, action="append", default=[], metavar="NAME=PATH",
+        "--mesh",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
         help="add an OBJ mesh as a further shape (causal3dident), e.g. the original meshes",
     )
 
@@ -210,7 +214,9 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="+", metavar="ID", help="dataset id or scene group id (all its modes)")
     p.add_argument("--out", type=_path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file of a different spec")
-    p.add_argument("--wait", action="store_true", help="if another process is generating the same file, wait for it (default: exit 2 naming it)")
+    p.add_argument(
+        "--wait", action="store_true", help="if another process is generating the same file, wait for it (default: exit 2 naming it)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _executor_options(p)
     _spec_options(p)
@@ -265,8 +271,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loop", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="loop setting (lr, batch_size, ...)")
     p.add_argument("--graph-method", default=None, help="graph option of the method (ilcm: ilcm-h, solution or interventions)")
     p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                   help="conv networks' precision: auto = bf16 on CPUs with AMX and on GPUs, else fp32 (default auto)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="conv networks' precision: auto = bf16 on CPUs with AMX and on GPUs, else fp32 (default auto)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile the conv networks (pays off on long runs)")
     p.add_argument("--root", type=_path, default=None, help="folder of generated datasets (default $CRLBENCH_DATA)")
     p.add_argument("--no-generate", action="store_true", help="fail if the dataset id is not generated yet (default: generate it)")
@@ -305,17 +315,37 @@ def _train(args: argparse.Namespace) -> int:
 # --- leaderboard ------------------------------------------------------------------------
 def _leaderboard_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="leaderboard_command", required=True)
-    b = sub.add_parser("build", help="aggregate result records into Markdown, CSV and a static HTML page",
-                       description="aggregate result records (*.json, recursive) into results.md, results.csv and index.html")
+    b = sub.add_parser(
+        "build",
+        help="aggregate result records into Markdown, CSV and a static HTML page",
+        description="aggregate result records (*.json, recursive) into results.md, results.csv and index.html",
+    )
     b.add_argument("results", type=_path, metavar="RESULTS_DIR", help="folder of result records (searched recursively)")
     b.add_argument("--out", type=_path, required=True, metavar="SITE_DIR", help="site folder to write")
-    b.add_argument("--data", type=_path, default=None, metavar="DIR",
-                   help="folder of dataset files <id>.h5: sample images of every dataset the records use")
-    b.add_argument("--dataset", type=_key_value, action="append", default=[], metavar="ID=PATH",
-                   help="dataset file of one id (repeatable; wins over --data)")
+    b.add_argument(
+        "--data",
+        type=_path,
+        default=None,
+        metavar="DIR",
+        help="folder of dataset files <id>.h5: sample images of every dataset the records use",
+    )
+    b.add_argument(
+        "--dataset",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="ID=PATH",
+        help="dataset file of one id (repeatable; wins over --data)",
+    )
     b.add_argument("--title", default="crlbench leaderboard", help="page title")
-    b.add_argument("--submitted", type=Path, action="append", default=[], metavar="SUBMISSION_DIR",
-                   help="a submission folder (`crlbench submit`), checked and shown beside the official rows (repeatable)")
+    b.add_argument(
+        "--submitted",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SUBMISSION_DIR",
+        help="a submission folder (`crlbench submit`), checked and shown beside the official rows (repeatable)",
+    )
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
@@ -379,7 +409,9 @@ def _tracks(args: argparse.Namespace) -> int:
 
 
 def _track_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tier", default="smoke", help="smoke (CPU, minutes), cpu (2 CPU cores, reference results) or paper (one GPU, the papers' scale)")
+    p.add_argument(
+        "--tier", default="smoke", help="smoke (CPU, minutes), cpu (2 CPU cores, reference results) or paper (one GPU, the papers' scale)"
+    )
     p.add_argument("--data", type=_path, default=None, help="dataset folder (default $CRLBENCH_DATA); generated if missing")
     p.add_argument("--no-generate", action="store_true", help="fail if the track's data is not generated yet (default: generate it)")
 
@@ -390,7 +422,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     what.add_argument("--method", help="registered method name or 'package.module:Class'")
     what.add_argument("--predictions", type=_path, help="a predictions .npz file (format: docs/leaderboard.md, 'Predictions files')")
     p.add_argument("--seed", type=_non_negative, action="append", help="training seed (repeatable; default: every seed of the protocol)")
-    p.add_argument("--graph", type=_non_negative, action="append", help="graph (data seed) on tracks with several (repeatable; default: every graph)")
+    p.add_argument(
+        "--graph", type=_non_negative, action="append", help="graph (data seed) on tracks with several (repeatable; default: every graph)"
+    )
     p.add_argument("--results", type=_path, default=Path("results"), help="results folder (records, runs)")
     p.add_argument("--name", help="method name for a predictions file's record (with --record)")
     p.add_argument("--record", action="store_true", help="also write a record for a predictions file")
@@ -431,8 +465,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from crlbench.leaderboard.table import aggregate, to_markdown
 
     _folder("--results", args.results, create=False)
-    paths = [run_one(args.method, g, s, args.results, root=args.data, progress=True, generate=generate)
-             for g in graphs for s in (args.seed or proto.seeds)]
+    paths = [
+        run_one(args.method, g, s, args.results, root=args.data, progress=True, generate=generate)
+        for g in graphs
+        for s in (args.seed or proto.seeds)
+    ]
     print(to_markdown(aggregate([load_record(p) for p in paths])), end="")
     return 0
 
@@ -442,9 +479,12 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma-separated methods (default: the track's baselines)")
     p.add_argument("--results", type=_path, default=Path("results"), help="results folder (records, runs)")
     p.add_argument("--official", action="store_true", help="official records: refused unless the crlbench checkout is clean")
-    p.add_argument("--dry-run", action="store_true",
-                   help="with --tier paper: the paper tier's code path at dry-run scale (small splits, 10 steps), on CPU "
-                        "without a GPU, records under tier paper-dry-run (default --results results-dry-run)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --tier paper: the paper tier's code path at dry-run scale (small splits, 10 steps), on CPU "
+        "without a GPU, records under tier paper-dry-run (default --results results-dry-run)",
+    )
     _track_options(p)
     _executor_options(p)
 
@@ -470,12 +510,21 @@ def _sweep(args: argparse.Namespace) -> int:
         dry_run(proto)  # refuses other tiers
         results = DRY_RUN_RESULTS if args.results == Path("results") else args.results
         _folder("--results", results, create=False)
-        report = dry_run_sweep(proto, methods, results, root=args.data, executor=_make_executor(args, 1 if proto.device == "cuda" else 0),
-                               progress=True)
+        report = dry_run_sweep(
+            proto, methods, results, root=args.data, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), progress=True
+        )
     else:
         _folder("--results", args.results, create=False)
-        report = sweep(proto, methods, args.results, executor=_make_executor(args, 1 if proto.device == "cuda" else 0), root=args.data,
-                       generate=not args.no_generate, progress=True, official=args.official)
+        report = sweep(
+            proto,
+            methods,
+            args.results,
+            executor=_make_executor(args, 1 if proto.device == "cuda" else 0),
+            root=args.data,
+            generate=not args.no_generate,
+            progress=True,
+            official=args.official,
+        )
     print(f"{len(report.records)} runs finished, {len(report.failed)} failed")
     for unit, error in report.failed.items():
         print(f"  FAILED {unit}: {error}")
@@ -526,27 +575,47 @@ def _submit(args: argparse.Namespace) -> int:
     if args.check is not None:
         sub = load_submission(args.check)
     else:
-        needed = {"RESULTS_DIR": args.results, "--method": args.method, "--out": args.out, "--code": args.code,
-                  "--external-data": args.external_data}
+        needed = {
+            "RESULTS_DIR": args.results,
+            "--method": args.method,
+            "--out": args.out,
+            "--code": args.code,
+            "--external-data": args.external_data,
+        }
         missing = [k for k, v in needed.items() if v is None]
         if missing:
             raise CrlbenchError(f"missing {', '.join(missing)} (or use --check SUBMISSION_DIR to check a folder)")
         sub = make_submission(
-            args.results, args.out, method=args.method, code=args.code, external_data=args.external_data,
-            version=args.version, paper=args.paper, n_parameters=args.parameters, tracks=args.track, name=args.name,
+            args.results,
+            args.out,
+            method=args.method,
+            code=args.code,
+            external_data=args.external_data,
+            version=args.version,
+            paper=args.paper,
+            n_parameters=args.parameters,
+            tracks=args.track,
+            name=args.name,
         )
     entries = sorted({(r.track, r.tier) for r in sub.records})
     seeds = {e: sorted(r.seed for r in sub.records if (r.track, r.tier) == e) for e in entries}
-    print(f"{sub.path}: {sub.meta.name} {sub.meta.version}, complete: "
-          + "; ".join(f"{t} ({tier}) seeds {','.join(map(str, s))}" for (t, tier), s in seeds.items()))
+    print(
+        f"{sub.path}: {sub.meta.name} {sub.meta.version}, complete: "
+        + "; ".join(f"{t} ({tier}) seeds {','.join(map(str, s))}" for (t, tier), s in seeds.items())
+    )
     return 0
 
 
 # --- render, import ---------------------------------------------------------------------
 def _render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", metavar="SCENE", help="registered image scene: causal3dident or causal-circuit")
-    p.add_argument("--latents", type=Path, required=True, metavar="FILE.npy",
-                   help="(N, D) states, columns in the scene's dimension order (`crlbench info` lists them)")
+    p.add_argument(
+        "--latents",
+        type=Path,
+        required=True,
+        metavar="FILE.npy",
+        help="(N, D) states, columns in the scene's dimension order (`crlbench info` lists them)",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="FILE", help="FILE.npy: (N, H, W, 3) uint8 images; FILE.png: a grid of them")
     p.add_argument("--resolution", type=int, default=64, help="image side in pixels (default 64)")
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="scene parameter override")
@@ -569,7 +638,11 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", type=Path, metavar="FOLDER", help="folder holding the release's .npz files")
     p.add_argument("--out", type=Path, default=None, help=f"output folder (default $CRLBENCH_DATA, now {data_root()})")
     p.add_argument("--resolution", type=int, default=None, help="image side of the output (area-averaged); default the release's")
-    p.add_argument("--columns", default=None, help="ilcm-causalcircuit: the release's column order, e.g. arm,red,green,blue (default: read from the data)")
+    p.add_argument(
+        "--columns",
+        default=None,
+        help="ilcm-causalcircuit: the release's column order, e.g. arm,red,green,blue (default: read from the data)",
+    )
     p.add_argument("--instantaneous", action="store_true", help="citris-causal3dident: the iCITRIS release (instantaneous graph)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -580,8 +653,15 @@ def _import(args: argparse.Namespace) -> int:
     from crlbench.datasets.loaders import data_root
 
     options = {k: v for k, v in (("columns", args.columns), ("instantaneous", args.instantaneous)) if v}
-    path = import_release(args.format, args.source, args.out or data_root(), resolution=args.resolution,
-                          overwrite=args.overwrite, progress=not args.no_progress, **options)
+    path = import_release(
+        args.format,
+        args.source,
+        args.out or data_root(),
+        resolution=args.resolution,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        **options,
+    )
     print(f"{args.format}: {path}")
     return 0
 

@@ -123,4 +123,3 @@ def descendants(adjacency: np.ndarray, nodes: np.ndarray) -> np.ndarray:
             break
         reach = new
     return reach
-

@@ -141,8 +141,7 @@ class LocalExecutor(Executor):
                         yield fut.result()
             except BrokenProcessPool:
                 raise CrlbenchError(
-                    "a worker process died (killed or out of memory); the finished units are "
-                    "kept: run the same command again to resume"
+                    "a worker process died (killed or out of memory); the finished units are kept: run the same command again to resume"
                 ) from None
             finally:
                 for fut in pending:

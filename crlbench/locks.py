@@ -81,8 +81,7 @@ def exclusive(
             holder = _holder(fd)
             if not wait:
                 raise LockedError(
-                    f"{target} is being written by {holder}; wait until it finishes (or stop it), "
-                    "then run the command again"
+                    f"{target} is being written by {holder}; wait until it finishes (or stop it), then run the command again"
                 ) from None
             if on_wait is not None:
                 on_wait(holder)

@@ -184,8 +184,7 @@ def dataset_entry(dataset_id: str) -> DatasetEntry:
     """The :class:`DatasetEntry` for a dataset id, or a did-you-mean error."""
     if dataset_id in GROUPS:
         raise UnknownIdError(
-            f"{dataset_id!r} is a scene id, not a dataset id; a dataset id names one of its modes: "
-            f"{', '.join(GROUPS[dataset_id])}"
+            f"{dataset_id!r} is a scene id, not a dataset id; a dataset id names one of its modes: {', '.join(GROUPS[dataset_id])}"
         )
     if dataset_id not in DATASETS:
         raise suggest(dataset_id, sorted([*DATASETS, *GROUPS]), "dataset id")
@@ -303,15 +302,15 @@ register_datasets(
 #: ``(version, date, what changed)``. A change to the data bumps the version and adds a
 #: row here; dataset cards (``crlbench card``) print the scene's rows.
 CHANGELOG: dict[str, tuple[tuple[int, str, str], ...]] = {
-    "toy-son": (
-        (1, "2026-11-23", "first release: linear Gaussian SCM on a random DAG, SO(n) mixing; tris, pairs, triplets"),
-    ),
-    "causal-circuit": (
-        (1, "2026-11-23", "first release: MuJoCo robot arm and three lights, 64 px; tris, pairs, triplets"),
-    ),
+    "toy-son": ((1, "2026-11-23", "first release: linear Gaussian SCM on a random DAG, SO(n) mixing; tris, pairs, triplets"),),
+    "causal-circuit": ((1, "2026-11-23", "first release: MuJoCo robot arm and three lights, 64 px; tris, pairs, triplets"),),
     "causal3dident": (
         (1, "2026-11-23", "first release: Blender Cycles teapot scene, 64 px, 4 samples; tris, pairs, triplets"),
-        (2, "2026-12-02", "the original's look: its camera, lights, rubber material, teapot size and pose, "
-         "spotlight; 8 samples, denoised; v1 withdrawn (its images do not match the original's)"),
+        (
+            2,
+            "2026-12-02",
+            "the original's look: its camera, lights, rubber material, teapot size and pose, "
+            "spotlight; 8 samples, denoised; v1 withdrawn (its images do not match the original's)",
+        ),
     ),
 }

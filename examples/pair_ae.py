@@ -58,11 +58,14 @@ class PairAE:
 
     def _build(self, dim: int) -> nn.Module:
         h = self.hidden
-        return nn.ModuleDict({
-            "encoder": nn.Sequential(nn.Linear(dim, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, dim),
-                                     nn.BatchNorm1d(dim, affine=False)),
-            "decoder": nn.Sequential(nn.Linear(dim, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, dim)),
-        })
+        return nn.ModuleDict(
+            {
+                "encoder": nn.Sequential(
+                    nn.Linear(dim, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, dim), nn.BatchNorm1d(dim, affine=False)
+                ),
+                "decoder": nn.Sequential(nn.Linear(dim, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, dim)),
+            }
+        )
 
     def _loss(self, x: torch.Tensor) -> torch.Tensor:
         dim = x.shape[-1]

@@ -16,4 +16,3 @@ def tiny_spec(dataset_id: str, seed: int = 0, **params) -> DatasetSpec:
     spec = DATASETS[dataset_id].spec(size="smoke", seed=seed, params=params)
     kinds = SPLIT_KINDS[spec.mode]
     return replace(spec, splits={s: TINY[kinds[s]] for s in spec.splits})
-

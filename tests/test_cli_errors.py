@@ -92,7 +92,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("option", ["train", "--method", "ilcm", "--dataset", "{good}", "--out", "{tmp}/r", "--device", "tpu"], "device 'tpu'"),
     ("id", ["train", "--method", "ilcm", "--dataset", "{good}", "--out", "{tmp}/r", "--param", "foo=1"], "['foo']"),
     ("path", ["train", "--method", PCA, "--dataset", "{good}", "--out", "{afile}"], "--out {afile}"),
-    ("empty", ["train", "--method", PCA, "--dataset", TRACK, "--root", "{tmp}/nodata", "--out", "{tmp}/r", "--no-generate"], "not generated yet"),
+    (
+        "empty",
+        ["train", "--method", PCA, "--dataset", TRACK, "--root", "{tmp}/nodata", "--out", "{tmp}/r", "--no-generate"],
+        "not generated yet",
+    ),
     # evaluate
     ("id", ["evaluate", "--track", "nope", "--method", PCA], "'nope'"),
     ("option", ["evaluate", "--track", TRACK, "--tier", "huge", "--method", PCA], "'huge'"),
@@ -110,16 +114,28 @@ CASES: list[tuple[str, list[str], str]] = [
     ("conflict", ["evaluate", "--track", TRACK, "--method", PCA, "--data", "{stale_root}", "--results", "{tmp}/res"], "--data"),
     ("conflict", ["evaluate", "--track", TRACK, "--method", PCA, "--data", "{truncated_root}", "--results", "{tmp}/res"], "--data"),
     ("conflict", ["evaluate", "--track", TRACK, "--method", PCA, "--data", "{foreign_root}", "--results", "{tmp}/res"], "--data"),
-    ("empty", ["evaluate", "--track", TRACK, "--method", PCA, "--data", "{tmp}/nodata", "--results", "{tmp}/res", "--no-generate"], "--no-generate"),
+    (
+        "empty",
+        ["evaluate", "--track", TRACK, "--method", PCA, "--data", "{tmp}/nodata", "--results", "{tmp}/res", "--no-generate"],
+        "--no-generate",
+    ),
     # sweep
     ("id", ["sweep", "--protocol", TRACK, "--methods", "ilcm,foo", "--data", "{data}", "--results", "{tmp}/sw"], "--methods"),
     ("empty", ["sweep", "--protocol", TRACK, "--methods", "", "--data", "{data}", "--results", "{tmp}/sw"], "--methods"),
     ("empty", ["sweep", "--protocol", TRACK, "--methods", "ilcm,,beta-vae", "--data", "{data}", "--results", "{tmp}/sw"], "--methods"),
-    ("conflict", ["sweep", "--protocol", TRACK, "--methods", "ilcm,ilcm", "--data", "{data}", "--results", "{tmp}/sw"], "ilcm: named twice"),
+    (
+        "conflict",
+        ["sweep", "--protocol", TRACK, "--methods", "ilcm,ilcm", "--data", "{data}", "--results", "{tmp}/sw"],
+        "ilcm: named twice",
+    ),
     ("id", ["sweep", "--protocol", "nope", "--results", "{tmp}/sw"], "'nope'"),
     ("option", ["sweep", "--protocol", TRACK, "--tier", "bogus", "--results", "{tmp}/sw"], "'bogus'"),
     ("number", ["sweep", "--protocol", TRACK, "--methods", PCA, "--workers", "0", "--data", "{data}", "--results", "{tmp}/sw"], "workers"),
-    ("option", ["sweep", "--protocol", TRACK, "--methods", PCA, "--executor", "nope", "--data", "{data}", "--results", "{tmp}/sw"], "'nope'"),
+    (
+        "option",
+        ["sweep", "--protocol", TRACK, "--methods", PCA, "--executor", "nope", "--data", "{data}", "--results", "{tmp}/sw"],
+        "'nope'",
+    ),
     ("path", ["sweep", "--protocol", TRACK, "--methods", PCA, "--data", "{data}", "--results", "{afile}"], "--results {afile}"),
     # leaderboard
     ("path", ["leaderboard", "build", "{results}", "--out", "{afile}"], "--out {afile}"),
@@ -175,8 +191,13 @@ def world(tmp_path_factory) -> dict[str, str]:
     np.savez(tmp / "preds_shape.npz", probe_latents=z[:-1])
     paths = {p.stem: str(p) for p in tmp.iterdir()}
     return {
-        **paths, "tmp": str(tmp), "json": str(tmp / "x.json"), "empty_h5": str(tmp / "empty.h5"),
-        "good": str(good), "good_dir": str(good.parent), "data": str(data),
+        **paths,
+        "tmp": str(tmp),
+        "json": str(tmp / "x.json"),
+        "empty_h5": str(tmp / "empty.h5"),
+        "good": str(good),
+        "good_dir": str(good.parent),
+        "data": str(data),
     }
 
 
@@ -230,7 +251,9 @@ def test_os_error_names_the_argument(capsys, tmp_path, monkeypatch):
 
 def test_sweep_checks_every_method_before_training(world, capsys, tmp_path):
     results = tmp_path / "sw"
-    code, _, err = run(capsys, ["sweep", "--protocol", TRACK, "--methods", f"{PCA},foo", "--data", world["data"], "--results", str(results)])
+    code, _, err = run(
+        capsys, ["sweep", "--protocol", TRACK, "--methods", f"{PCA},foo", "--data", world["data"], "--results", str(results)]
+    )
     assert code == 2 and "'foo'" in err
     assert not list(tmp_path.rglob("*.json")) and not (tmp_path / "sw-runs").exists(), "nothing may run before all methods resolve"
 
@@ -247,8 +270,20 @@ def test_train_generates_a_missing_dataset_and_says_where(capsys, tmp_path):
 
 
 def test_predictions_record_is_never_replaced(capsys, tmp_path, world):
-    argv = ["evaluate", "--track", TRACK, "--predictions", world["preds_ok"], "--data", world["data"],
-            "--results", str(tmp_path / "res"), "--record", "--name", "mine"]
+    argv = [
+        "evaluate",
+        "--track",
+        TRACK,
+        "--predictions",
+        world["preds_ok"],
+        "--data",
+        world["data"],
+        "--results",
+        str(tmp_path / "res"),
+        "--record",
+        "--name",
+        "mine",
+    ]
     assert run(capsys, argv)[0] == 0
     (record,) = (tmp_path / "res").rglob("*.json")
     before = record.read_bytes()

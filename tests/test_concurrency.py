@@ -152,8 +152,9 @@ print(f"{{len(report.records)}} runs finished, {{len(report.failed)}} failed", r
 
 def python(code: str, *argv: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", code, *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_two_sweeps_on_one_results_folder_while_the_leaderboard_is_built(tmp_path):

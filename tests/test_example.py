@@ -42,7 +42,10 @@ def test_readme_commands_parse_and_the_method_follows_the_contract(tmp_path):
 
     commands = readme_commands()
     assert [shlex.split(c)[:2] for c in commands] == [
-        ["crlbench", "evaluate"], ["crlbench", "submit"], ["crlbench", "submit"], ["crlbench", "leaderboard"],
+        ["crlbench", "evaluate"],
+        ["crlbench", "submit"],
+        ["crlbench", "submit"],
+        ["crlbench", "leaderboard"],
     ]
     parsed = [build_parser().parse_args(shlex.split(c)[1:]) for c in commands]
     assert parsed[0].seed == [0, 1, 2] and parsed[0].method == parsed[1].method == METHOD

@@ -61,10 +61,7 @@ def test_same_dataset_from_every_executor(dataset_id, tmp_path, request):
     spec = tiny_spec(dataset_id)
     obs = make_scene(spec).observation.at(spec.resolution)
     names = [n for n in EXECUTORS if EXECUTORS[n][0] != "ray" or importlib.util.find_spec("ray")]
-    paths = {
-        name: generate(spec, tmp_path / name, executor=executor(name, request), shard_frames=4, progress=False)
-        for name in names
-    }
+    paths = {name: generate(spec, tmp_path / name, executor=executor(name, request), shard_frames=4, progress=False) for name in names}
     manifest, arrays = _contents(paths["local-1"])
     assert any(k.endswith(obs.dataset_name) for k in arrays)
     for name in names[1:]:
@@ -198,11 +195,7 @@ def _committed(log: Path) -> list[str]:
 def _shards(spec, size: int) -> list[str]:
     """Every shard stem of ``spec`` at ``size`` frames per shard."""
     per = {"sequence": 1, "states": 1, "pairs": 2, "triplets": 3}
-    return sorted(
-        f"{split}-{i:05d}"
-        for split, n in spec.splits.items()
-        for i in range(-(-n * per[spec.split_kind(split)] // size))
-    )
+    return sorted(f"{split}-{i:05d}" for split, n in spec.splits.items() for i in range(-(-n * per[spec.split_kind(split)] // size)))
 
 
 SPEC = "toy-son-pairs-v1"  # 11 shards of 4 frames at the tiny size

@@ -42,7 +42,7 @@ def test_no_import_cycles():
     def visit(v: str, path: list[str]) -> None:
         state[v] = 1
         for w in sorted(graph[v]):
-            assert state.get(w) != 1, f"import cycle: {' -> '.join([*path[path.index(w):], w])}"
+            assert state.get(w) != 1, f"import cycle: {' -> '.join([*path[path.index(w) :], w])}"
             if w not in state:
                 visit(w, [*path, w])
         state[v] = 2

@@ -65,8 +65,8 @@ def dying_save(path, array):
 
 build._render_shard, build._save_atomic = dying_render, dying_save
 for spec in specs:
-    build.generate(DatasetSpec.from_json(spec), out, shard_frames=%d, progress=False)
-""" % SHARD  # noqa: UP031 - the script's own braces would need escaping in an f-string
+    build.generate(DatasetSpec.from_json(spec), out, shard_frames=SHARD_FRAMES, progress=False)
+""".replace("SHARD_FRAMES", str(SHARD))
 
 
 def _run(code: str, *argv: str) -> subprocess.CompletedProcess:
@@ -104,15 +104,37 @@ def test_causal_circuit_generation_killed_while_rendering_its_second_file(tmp_pa
     assert not left, f"shard folders or temporary files left: {left}"
 
 
-TRAIN = ["train", "--method", "beta-vae", "--budget", "48steps", "--loop", "val_every=8", "--loop", "batch_size=16",
-         "--threads", "1", "--device", "cpu", "--no-progress", "--seed", "3"]
+TRAIN = [
+    "train",
+    "--method",
+    "beta-vae",
+    "--budget",
+    "48steps",
+    "--loop",
+    "val_every=8",
+    "--loop",
+    "batch_size=16",
+    "--threads",
+    "1",
+    "--device",
+    "cpu",
+    "--no-progress",
+    "--seed",
+    "3",
+]
 
 
 def _train(data: Path, out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     code = "import sys; from crlbench.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, *TRAIN, "--dataset", str(data), "--out", str(out)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *TRAIN, "--dataset", str(data), "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _checkpoint_step(out: Path) -> int:
@@ -128,8 +150,11 @@ def test_training_killed_and_resumed_ends_with_the_same_checkpoint(tmp_path, kil
     torch = pytest.importorskip("torch")
     from crlbench.cli import main
 
-    data = generate(replace(tiny_spec("toy-son-pairs-v1"), splits={"train": 64, "val": 16, "test": 16, "test_indep": 16}),
-                    tmp_path / "data", progress=False)
+    data = generate(
+        replace(tiny_spec("toy-son-pairs-v1"), splits={"train": 64, "val": 16, "test": 16, "test_indep": 16}),
+        tmp_path / "data",
+        progress=False,
+    )
     killed = tmp_path / "killed"
     for after in (8, 24, 40)[:kills]:  # kill once a checkpoint past this step is on disk
         proc = _train(data, killed)

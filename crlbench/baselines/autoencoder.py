@@ -112,12 +112,18 @@ def _reduce_dim(obs_shape: tuple[int, ...], s: Mapping[str, Any]) -> nn.Module:
 #: The kinds of shared stage: name -> :class:`StageKind`.
 STAGE_KINDS: dict[str, StageKind] = {
     "citris-ae": StageKind(
-        _citris_ae, lambda m: m.get_submodule("encoder"), lambda m: m.get_submodule("decoder"), "CITRIS-NF's autoencoder on single frames",
+        _citris_ae,
+        lambda m: m.get_submodule("encoder"),
+        lambda m: m.get_submodule("decoder"),
+        "CITRIS-NF's autoencoder on single frames",
         defaults={"n_latents": 32, "channels": 64, "latent_noise": 0.05},
         loop=LoopConfig(batch_size=256, lr=5e-4, optimizer="adam", schedule="cosine_warmup", warmup=0.05),
     ),
     "reduce-dim": StageKind(
-        _reduce_dim, lambda m: _PosteriorMean(m.get_submodule("encoder")), lambda m: m.get_submodule("decoder"), "weakly supervised VAE on pairs (ILCM's reduce-dim step)",
+        _reduce_dim,
+        lambda m: _PosteriorMean(m.get_submodule("encoder")),
+        lambda m: m.get_submodule("decoder"),
+        "weakly supervised VAE on pairs (ILCM's reduce-dim step)",
         defaults={"n_latents": 8, "channels": 32},
         loop=LoopConfig(batch_size=32, lr=1e-4, optimizer="adam", schedule="cosine", grad_clip=100.0),
     ),
@@ -184,8 +190,13 @@ def stage_spec(kind: str, *, budget: Budget | str, run_loop: LoopConfig, setting
     if unknown:
         raise CrlbenchError(f"stage {kind}: unknown settings {sorted(unknown)}; known: {sorted(k.defaults)}")
     loop = replace(
-        k.loop, batch_size=run_loop.batch_size, device=run_loop.device, threads=run_loop.threads,
-        precision=run_loop.precision, compile=run_loop.compile, progress=run_loop.progress,
+        k.loop,
+        batch_size=run_loop.batch_size,
+        device=run_loop.device,
+        threads=run_loop.threads,
+        precision=run_loop.precision,
+        compile=run_loop.compile,
+        progress=run_loop.progress,
     )
     return StageSpec(kind, {**k.defaults, **(settings or {})}, str(Budget.parse(budget)), loop)
 
@@ -213,7 +224,9 @@ class EncodingStage:
         result: The training result when it was trained in this process.
     """
 
-    def __init__(self, spec: StageSpec, key: str, module: nn.Module, *, path: Path | None = None, result: TrainResult | None = None) -> None:
+    def __init__(
+        self, spec: StageSpec, key: str, module: nn.Module, *, path: Path | None = None, result: TrainResult | None = None
+    ) -> None:
         kind = STAGE_KINDS[spec.kind]
         self.spec, self.key, self.module, self.path, self.result = spec, key, module.eval(), path, result
         for p in module.parameters():
@@ -227,7 +240,12 @@ class EncodingStage:
 
     def provenance(self) -> dict[str, Any]:
         """What a run records of the stage it used."""
-        return {"kind": self.spec.kind, "key": self.key, "weights_sha256": self.weights_sha256, "path": str(self.path) if self.path else None}
+        return {
+            "kind": self.spec.kind,
+            "key": self.key,
+            "weights_sha256": self.weights_sha256,
+            "path": str(self.path) if self.path else None,
+        }
 
     @torch.no_grad()
     def encode(self, images: Any, *, batch: int = 512) -> np.ndarray:
@@ -250,13 +268,17 @@ class EncodingStage:
     def decode(self, z: np.ndarray, *, batch: int = 512) -> np.ndarray:
         """``(N, M)`` encodings -> ``(N, H, W, 3)`` uint8 images."""
         z = np.asarray(z, dtype=np.float32)
-        return np.concatenate([from_tensor(self.decoder(torch.as_tensor(z[s : s + batch], device=self.device))) for s in range(0, len(z), batch)])
+        return np.concatenate(
+            [from_tensor(self.decoder(torch.as_tensor(z[s : s + batch], device=self.device))) for s in range(0, len(z), batch)]
+        )
 
 
 def _image_shape(pair: Any) -> tuple[int, ...]:
     shape = tuple(pair.shape[2:])
     if getattr(pair, "dtype", None) != np.uint8 or len(shape) != 3 or shape[-1] != 3:
-        raise CrlbenchError(f"an encoding stage trains on uint8 image pairs (N, 2, H, W, 3); got {tuple(pair.shape)} {getattr(pair, 'dtype', '')}")
+        raise CrlbenchError(
+            f"an encoding stage trains on uint8 image pairs (N, 2, H, W, 3); got {tuple(pair.shape)} {getattr(pair, 'dtype', '')}"
+        )
     return (3, shape[0], shape[1])
 
 
@@ -276,8 +298,15 @@ def train_stage(
     with torch.random.fork_rng(devices=[]):  # the stage's init depends on its own seed only
         torch.manual_seed(spec.seed)
         module = STAGE_KINDS[spec.kind].build(obs_shape, spec.settings)
-        result = fit_module(module, {"pair": train["pair"]}, {"pair": val["pair"]} if val is not None else None,
-                            budget=spec.budget, seed=spec.seed, config=loop, workdir=workdir)
+        result = fit_module(
+            module,
+            {"pair": train["pair"]},
+            {"pair": val["pair"]} if val is not None else None,
+            budget=spec.budget,
+            seed=spec.seed,
+            config=loop,
+            workdir=workdir,
+        )
     return EncodingStage(spec, key, module, result=result)
 
 
@@ -339,8 +368,13 @@ def load_or_train_stage(
 
 
 def _train_and_save(
-    spec: StageSpec, key: str, path: Path, dataset_hash: str, precision: str,
-    data: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]], progress: bool | None,
+    spec: StageSpec,
+    key: str,
+    path: Path,
+    dataset_hash: str,
+    precision: str,
+    data: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+    progress: bool | None,
 ) -> EncodingStage:
     train, val = data()
     work = path.with_name(path.name[: -len(".pt")] + ".work")  # resumable if killed

@@ -30,7 +30,9 @@ __all__ = ["BetaVAE", "BetaVAEModule"]
 class BetaVAEModule(ILCMModule):
     """A plain VAE on single observations (reuses ILCM's encoder, decoder and likelihood)."""
 
-    def __init__(self, obs_shape: Sequence[int], k: int, *, beta: float = 1.0, hidden: Sequence[int] = (64, 64), channels: int = 64) -> None:
+    def __init__(
+        self, obs_shape: Sequence[int], k: int, *, beta: float = 1.0, hidden: Sequence[int] = (64, 64), channels: int = 64
+    ) -> None:
         super().__init__(obs_shape, k, cross=False, hidden=hidden, channels=channels, decoder_std="calibrated", consistency=0.0)
         self.beta = beta
         del self.solution, self.intervention  # not part of this model

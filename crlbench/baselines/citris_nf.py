@@ -46,7 +46,15 @@ __all__ = ["CitrisNF", "CitrisNFModule", "Autoencoder", "FlowPrior"]
 class Autoencoder(nn.Module):
     """Deterministic autoencoder on single frames of ``{"pair"}`` batches (both frames used)."""
 
-    def __init__(self, obs_shape: tuple[int, ...], n_latents: int, *, hidden: tuple[int, ...] = (64, 64), channels: int = 64, latent_noise: float = 0.05) -> None:
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        n_latents: int,
+        *,
+        hidden: tuple[int, ...] = (64, 64),
+        channels: int = 64,
+        latent_noise: float = 0.05,
+    ) -> None:
         super().__init__()
         self.obs_shape, self.latent_noise = tuple(obs_shape), latent_noise
         self.encoder = make_encoder(obs_shape, n_latents, hidden=hidden, channels=channels)
@@ -171,7 +179,11 @@ class CitrisNF(SequenceMethod):
         if len(shape) != 3:
             return {}
         h = self.hparams
-        settings = {"n_latents": self.n_latents(shape, int(np.shape(train.targets)[1])), "channels": int(h["channels"]), "latent_noise": float(h["latent_noise"])}
+        settings = {
+            "n_latents": self.n_latents(shape, int(np.shape(train.targets)[1])),
+            "channels": int(h["channels"]),
+            "latent_noise": float(h["latent_noise"]),
+        }
         return {"autoencoder": stage_spec("citris-ae", budget=budget, run_loop=self.loop, settings=settings)}
 
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:

@@ -142,10 +142,13 @@ class CitrisVAE(SequenceMethod):
             classifier_weight=float(h["classifier_weight"]),
             flow_layers=int(h["flow_layers"]),
             prior_hidden=tuple(h["prior_hidden"]),
-            tau=float(h["tau"]), logit_scale=float(h["logit_scale"]), usage_weight=float(h["usage_weight"]),
+            tau=float(h["tau"]),
+            logit_scale=float(h["logit_scale"]),
+            usage_weight=float(h["usage_weight"]),
             hidden=tuple(h["hidden"]),
             channels=int(h["channels"]),
-            min_recon_var=float(h["min_recon_var"]), max_recon_var=float(h["max_recon_var"]),
+            min_recon_var=float(h["min_recon_var"]),
+            max_recon_var=float(h["max_recon_var"]),
         )
 
     def assignment(self) -> np.ndarray:

@@ -250,4 +250,3 @@ def citris_flow(features: int, n_layers: int = 4, hidden_per_feature: int = 16, 
             AffineAutoregressive(features, (width, width)),
         ]
     return FlowSequence(layers)
-

@@ -38,7 +38,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["EDGE_THRESHOLD", "ILCM_H_THRESHOLD", "dag_from_weights", "ilcm_h_graph", "topological_order", "solution_graph", "intervention_graph"]
+__all__ = [
+    "EDGE_THRESHOLD",
+    "ILCM_H_THRESHOLD",
+    "dag_from_weights",
+    "ilcm_h_graph",
+    "topological_order",
+    "solution_graph",
+    "intervention_graph",
+]
 
 #: Default edge threshold on standardised edge strengths (see the module docstring).
 EDGE_THRESHOLD = 0.1
@@ -188,9 +196,7 @@ def solution_graph(solution: Callable[[Tensor], Tensor], noise: Tensor) -> np.nd
     return w
 
 
-def intervention_graph(
-    z: np.ndarray, z_tilde: np.ndarray, targets: np.ndarray, *, move_threshold: float = 0.1
-) -> np.ndarray:
+def intervention_graph(z: np.ndarray, z_tilde: np.ndarray, targets: np.ndarray, *, move_threshold: float = 0.1) -> np.ndarray:
     """Edge strengths from inferred ``(z, z~, target)`` triples.
 
     Args:

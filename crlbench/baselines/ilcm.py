@@ -359,7 +359,11 @@ class ILCMModule(nn.Module):
             q = q / q.sum(-1, keepdim=True)
         n_opt = m.shape[0] if options is None else options.shape[1]
         shape = (n_opt, *mu1.shape)
-        lam = torch.rand(shape, device=mu1.device, dtype=mu1.dtype) if self.averaging == "stochastic" else torch.full(shape, 0.5, device=mu1.device, dtype=mu1.dtype)
+        lam = (
+            torch.rand(shape, device=mu1.device, dtype=mu1.dtype)
+            if self.averaging == "stochastic"
+            else torch.full(shape, 0.5, device=mu1.device, dtype=mu1.dtype)
+        )
         mean_e = torch.where(m, mu1, lam * mu1 + (1 - lam) * mu2)
         std_e = torch.where(m, s1, lam * s1 + (1 - lam) * s2)
         e = mean_e + std_e * torch.randn_like(mean_e)  # (K+1, B, K)
@@ -381,7 +385,14 @@ class ILCMModule(nn.Module):
             kl = kl - (mf * (-0.5 * z_t.square() - 0.5 * _LOG_2PI - scale.log())).sum(-1)
         kl_i = (q * q.clamp_min(1e-12).log()).sum(-1) + math.log(self.k + 1)  # KL(q(I) || uniform)
         elbo = (q.T * (recon - beta * kl)).sum(0) - beta * kl_i
-        return {"elbo": elbo, "recon": (q.T * recon).sum(0), "kl": (q.T * kl).sum(0), "q": q_out, "e1": mu1 + s1 * torch.randn_like(mu1), "e2": mu2 + s2 * torch.randn_like(mu2)}
+        return {
+            "elbo": elbo,
+            "recon": (q.T * recon).sum(0),
+            "kl": (q.T * kl).sum(0),
+            "q": q_out,
+            "e1": mu1 + s1 * torch.randn_like(mu1),
+            "e2": mu2 + s2 * torch.randn_like(mu2),
+        }
 
     def training_loss(self, batch: dict[str, Tensor], progress: float) -> tuple[Tensor, dict[str, float]]:
         pair = batch["pair"]
@@ -394,8 +405,12 @@ class ILCMModule(nn.Module):
         is_hard = progress >= hard
         out = self.pair_elbo(x, x_tilde, beta=sched["beta"], hard=is_hard, eps=sched["eps"], interventions=progress >= interventions)
         loss = -out["elbo"].mean()
-        logs = {"phase": 1 + (progress >= warmup) + (progress >= interventions) + is_hard, "beta": sched["beta"],
-                "recon": float(out["recon"].mean().detach()), "kl": float(out["kl"].mean().detach())}
+        logs = {
+            "phase": 1 + (progress >= warmup) + (progress >= interventions) + is_hard,
+            "beta": sched["beta"],
+            "recon": float(out["recon"].mean().detach()),
+            "kl": float(out["kl"].mean().detach()),
+        }
         if self.consistency > 0:
             se = torch.cat([self.squared_error(x, out["e1"]), self.squared_error(x_tilde, out["e2"])])
             loss = loss + self.consistency * 2 * se.flatten(1).sum(-1).mean()

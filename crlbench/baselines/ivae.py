@@ -26,7 +26,16 @@ __all__ = ["IVAE", "IVAEModule"]
 class IVAEModule(SequenceVAEModule):
     """iVAE with the conditional prior ``p(z^{t+1} | z^t, I^{t+1})``."""
 
-    def __init__(self, obs_shape: tuple[int, ...], n_latents: int, n_vars: int, *, beta: float = 1.0, prior_hidden: tuple[int, ...] = (64, 64), **kw: Any) -> None:
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        n_latents: int,
+        n_vars: int,
+        *,
+        beta: float = 1.0,
+        prior_hidden: tuple[int, ...] = (64, 64),
+        **kw: Any,
+    ) -> None:
         super().__init__(obs_shape, n_latents, **kw)
         self.beta = beta
         self.prior = mlp(n_latents + n_vars, 2 * n_latents, prior_hidden)
@@ -51,13 +60,28 @@ class IVAE(SequenceMethod):
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {"n_latents": None, "beta": 1.0, "prior_hidden": [64, 64], "hidden": [64, 64], "channels": 64, "min_recon_var": 1e-4, "max_recon_var": 1e-2}
+        return {
+            "n_latents": None,
+            "beta": 1.0,
+            "prior_hidden": [64, 64],
+            "hidden": [64, 64],
+            "channels": 64,
+            "min_recon_var": 1e-4,
+            "max_recon_var": 1e-2,
+        }
 
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
         h = self.hparams
         return IVAEModule(
-            obs_shape, self.n_latents(obs_shape, n_vars), n_vars, beta=float(h["beta"]), prior_hidden=tuple(h["prior_hidden"]),
-            hidden=tuple(h["hidden"]), channels=int(h["channels"]), min_recon_var=float(h["min_recon_var"]), max_recon_var=float(h["max_recon_var"]),
+            obs_shape,
+            self.n_latents(obs_shape, n_vars),
+            n_vars,
+            beta=float(h["beta"]),
+            prior_hidden=tuple(h["prior_hidden"]),
+            hidden=tuple(h["hidden"]),
+            channels=int(h["channels"]),
+            min_recon_var=float(h["min_recon_var"]),
+            max_recon_var=float(h["max_recon_var"]),
         )
 
     def decode(self, z: Any) -> Any:

@@ -89,9 +89,7 @@ class ConvEncoder(AutocastNet):
             ]
             c_in = channels
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(channels * 16, 4 * channels), nn.SiLU(), nn.Linear(4 * channels, out_features)
-        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels * 16, 4 * channels), nn.SiLU(), nn.Linear(4 * channels, out_features))
 
     def body(self, x: Tensor) -> Tensor:
         return self.head(self.features(self.layout(x)))
@@ -127,9 +125,7 @@ class ConvDecoder(AutocastNet):
     def __init__(self, in_features: int, resolution: int, channels: int = 64) -> None:
         super().__init__()
         self.channels = channels
-        self.stem = nn.Sequential(
-            nn.Linear(in_features, 4 * channels), nn.SiLU(), nn.Linear(4 * channels, channels * 16)
-        )
+        self.stem = nn.Sequential(nn.Linear(in_features, 4 * channels), nn.SiLU(), nn.Linear(4 * channels, channels * 16))
         self.blocks = nn.Sequential(*[_ResidualUp(channels) for _ in range(n_conv_blocks(resolution))])
         self.out = nn.Sequential(nn.BatchNorm2d(channels), nn.SiLU(), nn.Conv2d(channels, 3, 1), nn.Tanh())
 
@@ -170,4 +166,3 @@ def gaussian_params(h: Tensor, min_log_std: float = -7.0, max_log_std: float = 2
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-

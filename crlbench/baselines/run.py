@@ -200,8 +200,10 @@ def train(
     name = getattr(cls, "name", cls.__name__)
     modes = getattr(cls, "modes", None)
     if modes is not None and ds.spec.mode not in modes:
-        examples = {"pairs": "toy-son-pairs-v1: observation pairs before and after one intervention",
-                    "sequences": "toy-son-tris-v1: sequences with intervention targets per step"}
+        examples = {
+            "pairs": "toy-son-pairs-v1: observation pairs before and after one intervention",
+            "sequences": "toy-son-tris-v1: sequences with intervention targets per step",
+        }
         raise CrlbenchError(
             f"{name} trains on {' or '.join(modes)} datasets (e.g. {examples.get(modes[0], modes[0])}); "
             f"{ds.spec.dataset_id} is a {ds.spec.mode} dataset"

@@ -24,7 +24,9 @@ __all__ = ["SlowVAE", "SlowVAEModule"]
 class SlowVAEModule(SequenceVAEModule):
     """SlowVAE with a Laplace transition prior of fixed ``rate``."""
 
-    def __init__(self, obs_shape: tuple[int, ...], n_latents: int, *, beta: float = 1.0, gamma: float = 10.0, rate: float = 6.0, **kw: Any) -> None:
+    def __init__(
+        self, obs_shape: tuple[int, ...], n_latents: int, *, beta: float = 1.0, gamma: float = 10.0, rate: float = 6.0, **kw: Any
+    ) -> None:
         super().__init__(obs_shape, n_latents, **kw)
         self.beta, self.gamma, self.rate = beta, gamma, rate
 
@@ -37,7 +39,11 @@ class SlowVAEModule(SequenceVAEModule):
         log_p1 = (math.log(self.rate / 2) - self.rate * (e[:, 1] - e[:, 0]).abs()).sum(-1)
         kl1 = log_q1 - log_p1
         loss = (-rec + self.beta * kl0 + self.gamma * kl1).mean()
-        return loss, {"recon": float(rec.mean().detach()), "kl_normal": float(kl0.mean().detach()), "kl_laplace": float(kl1.mean().detach())}
+        return loss, {
+            "recon": float(rec.mean().detach()),
+            "kl_normal": float(kl0.mean().detach()),
+            "kl_laplace": float(kl1.mean().detach()),
+        }
 
 
 class SlowVAE(SequenceMethod):
@@ -50,13 +56,29 @@ class SlowVAE(SequenceMethod):
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {"n_latents": None, "beta": 1.0, "gamma": 10.0, "rate": 6.0, "hidden": [64, 64], "channels": 64, "min_recon_var": 1e-4, "max_recon_var": 1e-2}
+        return {
+            "n_latents": None,
+            "beta": 1.0,
+            "gamma": 10.0,
+            "rate": 6.0,
+            "hidden": [64, 64],
+            "channels": 64,
+            "min_recon_var": 1e-4,
+            "max_recon_var": 1e-2,
+        }
 
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
         h = self.hparams
         return SlowVAEModule(
-            obs_shape, self.n_latents(obs_shape, n_vars), beta=float(h["beta"]), gamma=float(h["gamma"]), rate=float(h["rate"]),
-            hidden=tuple(h["hidden"]), channels=int(h["channels"]), min_recon_var=float(h["min_recon_var"]), max_recon_var=float(h["max_recon_var"]),
+            obs_shape,
+            self.n_latents(obs_shape, n_vars),
+            beta=float(h["beta"]),
+            gamma=float(h["gamma"]),
+            rate=float(h["rate"]),
+            hidden=tuple(h["hidden"]),
+            channels=int(h["channels"]),
+            min_recon_var=float(h["min_recon_var"]),
+            max_recon_var=float(h["max_recon_var"]),
         )
 
     def decode(self, z: Any) -> Any:

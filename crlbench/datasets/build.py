@@ -202,7 +202,9 @@ def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool)
         try:
             with storage.open_file(path) as f:
                 if str(f.attrs["spec"]) != spec.to_json():
-                    raise OutputExistsError(path, f"holds another spec ({storage.read_spec(f).dataset_id}, spec {str(f.attrs['spec_hash'])[:12]})")
+                    raise OutputExistsError(
+                        path, f"holds another spec ({storage.read_spec(f).dataset_id}, spec {str(f.attrs['spec_hash'])[:12]})"
+                    )
                 bad = [c for c in integrity_checks(f, spec) if c.status != "ok"]
         except OutputExistsError:
             raise
@@ -218,8 +220,7 @@ def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool)
     if spec_file.exists() and spec_file.read_text() != spec.to_json():
         if not overwrite:
             raise CrlbenchError(
-                f"{parts} holds a partial generation of a different spec; pass --overwrite to "
-                "discard it, or choose another --out"
+                f"{parts} holds a partial generation of a different spec; pass --overwrite to discard it, or choose another --out"
             )
         shutil.rmtree(parts)
     return False
@@ -282,9 +283,7 @@ def generate(
         return _generate_locked(spec, path, executor or LocalExecutor(workers), overwrite, progress, shard_frames)
 
 
-def _generate_locked(
-    spec: DatasetSpec, path: Path, executor: Executor, overwrite: bool, progress: bool, shard_frames: int | None
-) -> Path:
+def _generate_locked(spec: DatasetSpec, path: Path, executor: Executor, overwrite: bool, progress: bool, shard_frames: int | None) -> Path:
     parts = path.with_name(path.name + ".parts")
     if _check_existing(path, parts, spec, overwrite):
         return path
@@ -356,6 +355,5 @@ def _run(tasks: list, spec: DatasetSpec, executor: Executor, progress: bool) -> 
         assert error is not None  # only failed outcomes are kept
         last = error.strip().splitlines()[-1]
         raise CrlbenchError(
-            f"{len(failed)} shard(s) failed ({names}): {last}; the other shards are kept: "
-            "fix the cause and run the same command again"
+            f"{len(failed)} shard(s) failed ({names}): {last}; the other shards are kept: fix the cause and run the same command again"
         )

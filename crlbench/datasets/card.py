@@ -101,8 +101,15 @@ _CONTEXT: dict[str, Any] = {
 }
 _CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
 #: Hugging Face size buckets: (upper bound, label).
-_SIZE_CATEGORIES = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
-                    (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B")]
+_SIZE_CATEGORIES = [
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+]
 _SPLIT_MEANING = {
     "sequence": "one rollout; the size is its length in steps",
     "pairs": "(pre, post) intervention pairs sharing exogenous noise",
@@ -243,7 +250,9 @@ def draw_graph(ax: Any, true: np.ndarray, learned: np.ndarray | None, names: Seq
     ax.set_title(title, fontsize=10)
 
     def arrow(i: int, j: int, **kw: Any) -> None:
-        ax.annotate("", xy=pos[j], xytext=pos[i], arrowprops=dict(arrowstyle="-|>", shrinkA=11, shrinkB=11, connectionstyle="arc3,rad=0.12", **kw))
+        ax.annotate(
+            "", xy=pos[j], xytext=pos[i], arrowprops=dict(arrowstyle="-|>", shrinkA=11, shrinkB=11, connectionstyle="arc3,rad=0.12", **kw)
+        )
 
     for i, j in zip(*np.nonzero(true)):
         if i == j:
@@ -269,7 +278,9 @@ def _draw_temporal(ax: Any, adj: np.ndarray, names: Sequence[str]) -> None:
     ax.set_axis_off()
     ax.set_title("temporal graph (t-1 -> t)", fontsize=10)
     for i, j in zip(*np.nonzero(adj)):
-        ax.annotate("", xy=(0.8, y[j]), xytext=(-0.8, y[i]), arrowprops=dict(arrowstyle="-|>", shrinkA=12, shrinkB=12, color="0.25", lw=1.2))
+        ax.annotate(
+            "", xy=(0.8, y[j]), xytext=(-0.8, y[i]), arrowprops=dict(arrowstyle="-|>", shrinkA=12, shrinkB=12, color="0.25", lw=1.2)
+        )
     for x, label in ((-0.8, "t-1"), (0.8, "t")):
         ax.text(x, 1.3, label, ha="center", fontsize=9)
         for yy, name in zip(y, names):
@@ -392,8 +403,10 @@ def render_card(info: _Info, *, license: str = DEFAULT_LICENSE, figure: str | No
     ]
     if figure:
         out += [f"![causal graphs of {spec.dataset_id}]({figure})", ""]
-    for label, adj in (("Temporal (parent at t-1 -> child at t)", info.graph.temporal),
-                       ("Instantaneous (parent -> child at t)", info.graph.instantaneous)):
+    for label, adj in (
+        ("Temporal (parent at t-1 -> child at t)", info.graph.temporal),
+        ("Instantaneous (parent -> child at t)", info.graph.instantaneous),
+    ):
         edges = _edges(adj, names)
         out.append(f"- {label}: " + (", ".join(f"{a} -> {b}" for a, b in edges) if edges else "none"))
     out += [
@@ -413,17 +426,40 @@ def render_card(info: _Info, *, license: str = DEFAULT_LICENSE, figure: str | No
         arrays = "; ".join(f"{k} {shape} {dtype}" for k, (shape, dtype) in info.arrays.get(split, {}).items())
         out.append(f"| {split} | {n} | {_SPLIT_MEANING[spec.split_kind(split)]} | {arrays} |")
     out += ["", "## Regenerate", ""] + (_import_section(info) if info.source else _generate_section(spec))
-    out += ["", "Spec (canonical JSON, its sha256 is the spec hash):", "", "```json", spec.to_json(), "```", "",
-            "## Licence", "",
-            f"The data is released under {lic_name} ([{license}]({lic_url})); crlbench, which generates it, is MIT-licensed."]
+    out += [
+        "",
+        "Spec (canonical JSON, its sha256 is the spec hash):",
+        "",
+        "```json",
+        spec.to_json(),
+        "```",
+        "",
+        "## Licence",
+        "",
+        f"The data is released under {lic_name} ([{license}]({lic_url})); crlbench, which generates it, is MIT-licensed.",
+    ]
     if info.source:
         out.append("It is converted from a published release: the release's own licence and terms apply to it.")
     if user_meshes:
-        out.append("It contains renders of user-supplied meshes (" + ", ".join(f"`{k}`" for k in sorted(user_meshes))
-                   + "), pinned by sha256: their own licences apply too.")
-    out += ["", "## Software", "", "| package | version |", "|---|---|",
-            f"| crlbench | {info.crlbench_version} |", *(f"| {k} | {v} |" for k, v in sorted(info.versions.items())),
-            "", f"## Changelog of `{spec.scene}` datasets", "", "| version | date | change |", "|---|---|---|"]
+        out.append(
+            "It contains renders of user-supplied meshes ("
+            + ", ".join(f"`{k}`" for k in sorted(user_meshes))
+            + "), pinned by sha256: their own licences apply too."
+        )
+    out += [
+        "",
+        "## Software",
+        "",
+        "| package | version |",
+        "|---|---|",
+        f"| crlbench | {info.crlbench_version} |",
+        *(f"| {k} | {v} |" for k, v in sorted(info.versions.items())),
+        "",
+        f"## Changelog of `{spec.scene}` datasets",
+        "",
+        "| version | date | change |",
+        "|---|---|---|",
+    ]
     out += [f"| v{v} | {date} | {text} |" for v, date, text in CHANGELOG.get(spec.scene, ())]
     return "\n".join(out) + "\n"
 
@@ -441,9 +477,16 @@ def _generate_section(spec: DatasetSpec) -> list[str]:
         "so the file checksum above is this copy's and `crlbench verify` is the check of canonicity.",
     ]
     if not exact:
-        out += ["", "This spec changes settings that have no command-line option; regenerate it from Python:",
-                "", "```python", "from crlbench.datasets.build import generate", "from crlbench.datasets.spec import DatasetSpec",
-                f"generate(DatasetSpec.from_json({spec.to_json()!r}), 'DIR')", "```"]
+        out += [
+            "",
+            "This spec changes settings that have no command-line option; regenerate it from Python:",
+            "",
+            "```python",
+            "from crlbench.datasets.build import generate",
+            "from crlbench.datasets.spec import DatasetSpec",
+            f"generate(DatasetSpec.from_json({spec.to_json()!r}), 'DIR')",
+            "```",
+        ]
     return out
 
 
@@ -475,34 +518,67 @@ def croissant(info: _Info, *, license: str = DEFAULT_LICENSE) -> dict[str, Any]:
 
     def record_set(rs: str, desc: str, fields: list[dict[str, Any]], rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
         data = [{f"{rs}/{k}": v for k, v in row.items()} for row in rows]
-        return {"@type": "cr:RecordSet", "@id": rs, "name": rs, "description": desc, "key": {"@id": f"{rs}/{key}"},
-                "field": fields, "data": data}
+        return {
+            "@type": "cr:RecordSet",
+            "@id": rs,
+            "name": rs,
+            "description": desc,
+            "key": {"@id": f"{rs}/{key}"},
+            "field": fields,
+            "data": data,
+        }
 
     variables = record_set(
-        "variables", "The causal variables: kind and range (continuous: [low, high]; angle: radians; categorical: n categories).",
-        [field("variables", "name", "sc:Text", "variable name"), field("variables", "kind", "sc:Text", "continuous, angle or categorical"),
-         field("variables", "low", "sc:Float", "lower end of the range"), field("variables", "high", "sc:Float", "upper end of the range"),
-         field("variables", "n_categories", "sc:Integer", "categories (0 unless categorical)"),
-         field("variables", "dims", "sc:Text", "dimension names, comma-separated")],
-        [{"name": v.name, "kind": v.kind, "low": _finite(v.low), "high": _finite(v.high), "n_categories": int(v.n_categories),
-          "dims": ",".join(v.dim_names)} for v in info.variables],
+        "variables",
+        "The causal variables: kind and range (continuous: [low, high]; angle: radians; categorical: n categories).",
+        [
+            field("variables", "name", "sc:Text", "variable name"),
+            field("variables", "kind", "sc:Text", "continuous, angle or categorical"),
+            field("variables", "low", "sc:Float", "lower end of the range"),
+            field("variables", "high", "sc:Float", "upper end of the range"),
+            field("variables", "n_categories", "sc:Integer", "categories (0 unless categorical)"),
+            field("variables", "dims", "sc:Text", "dimension names, comma-separated"),
+        ],
+        [
+            {
+                "name": v.name,
+                "kind": v.kind,
+                "low": _finite(v.low),
+                "high": _finite(v.high),
+                "n_categories": int(v.n_categories),
+                "dims": ",".join(v.dim_names),
+            }
+            for v in info.variables
+        ],
         "name",
     )
     splits = record_set(
-        "splits", "The splits of the HDF5 file (groups /<split>/).",
-        [field("splits", "name", "sc:Text", "split name (HDF5 group)"), field("splits", "kind", "sc:Text", "sequence, pairs, triplets or states"),
-         field("splits", "num_examples", "sc:Integer", "examples (sequence length for sequences)")],
+        "splits",
+        "The splits of the HDF5 file (groups /<split>/).",
+        [
+            field("splits", "name", "sc:Text", "split name (HDF5 group)"),
+            field("splits", "kind", "sc:Text", "sequence, pairs, triplets or states"),
+            field("splits", "num_examples", "sc:Integer", "examples (sequence length for sequences)"),
+        ],
         [{"name": s, "kind": spec.split_kind(s), "num_examples": int(n)} for s, n in spec.splits.items()],
         "name",
     )
-    edges = [{"id": f"{kind}:{a}->{b}", "graph": kind, "parent": a, "child": b}
-             for kind, adj in (("temporal", info.graph.temporal), ("instantaneous", info.graph.instantaneous))
-             for a, b in _edges(adj, names)]
+    edges = [
+        {"id": f"{kind}:{a}->{b}", "graph": kind, "parent": a, "child": b}
+        for kind, adj in (("temporal", info.graph.temporal), ("instantaneous", info.graph.instantaneous))
+        for a, b in _edges(adj, names)
+    ]
     graph = record_set(
-        "graph_edges", "Edges of the causal graphs: temporal (parent at t-1, child at t) and instantaneous (both at t).",
-        [field("graph_edges", "id", "sc:Text", "edge id"), field("graph_edges", "graph", "sc:Text", "temporal or instantaneous"),
-         field("graph_edges", "parent", "sc:Text", "parent variable"), field("graph_edges", "child", "sc:Text", "child variable")],
-        edges, "id",
+        "graph_edges",
+        "Edges of the causal graphs: temporal (parent at t-1, child at t) and instantaneous (both at t).",
+        [
+            field("graph_edges", "id", "sc:Text", "edge id"),
+            field("graph_edges", "graph", "sc:Text", "temporal or instantaneous"),
+            field("graph_edges", "parent", "sc:Text", "parent variable"),
+            field("graph_edges", "child", "sc:Text", "child variable"),
+        ],
+        edges,
+        "id",
     )
     command = import_command(info.source, spec) if info.source else regenerate_command(spec)[0]
     return {
@@ -518,16 +594,18 @@ def croissant(info: _Info, *, license: str = DEFAULT_LICENSE) -> dict[str, Any]:
         "url": info.path.name,
         "version": f"{spec.scene_version}.0.0",
         "keywords": ["causal representation learning", "interventions", spec.scene, spec.mode],
-        "distribution": [{
-            "@type": "cr:FileObject",
-            "@id": info.path.name,
-            "name": info.path.name,
-            "description": "HDF5 file: spec and manifest in the root attributes, /variables, /graph, one group per split",
-            "contentSize": f"{info.size} B",
-            "contentUrl": info.path.name,
-            "encodingFormat": "application/x-hdf5",
-            "sha256": info.sha256,
-        }],
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": info.path.name,
+                "name": info.path.name,
+                "description": "HDF5 file: spec and manifest in the root attributes, /variables, /graph, one group per split",
+                "contentSize": f"{info.size} B",
+                "contentUrl": info.path.name,
+                "encodingFormat": "application/x-hdf5",
+                "sha256": info.sha256,
+            }
+        ],
         "recordSet": [variables, splits, graph] if edges else [variables, splits],
     }
 

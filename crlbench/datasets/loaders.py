@@ -185,9 +185,7 @@ def _resolve(path_or_id: str | Path, root: str | Path | None) -> Path:
     entry = dataset_entry(str(path_or_id))  # did-you-mean on unknown ids
     p = Path(root or data_root()) / f"{entry.id}.h5"
     if not p.exists():
-        raise DataFileError(
-            f"{entry.id} is not generated yet at {p}; run `crlbench generate {entry.id} --out {p.parent}`"
-        )
+        raise DataFileError(f"{entry.id} is not generated yet at {p}; run `crlbench generate {entry.id} --out {p.parent}`")
     return p
 
 
@@ -222,9 +220,7 @@ def load(path_or_id: str | Path, *, root: str | Path | None = None, in_memory: b
                         raise DataFileError(f"{path}: array {key} is missing; regenerate the file")
                     arrays[name] = f[key][()]
             splits[split] = cls(**arrays)
-        return Dataset(
-            path, spec, storage.read_variables(f), storage.read_graph(f), storage.read_structure(f), splits
-        )
+        return Dataset(path, spec, storage.read_variables(f), storage.read_graph(f), storage.read_structure(f), splits)
 
 
 def torch_dataset(view: Sequence | Pairs | Triplets | States, *, window: int = 2, image_range: tuple[float, float] = (-1.0, 1.0)):

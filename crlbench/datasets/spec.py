@@ -74,9 +74,7 @@ class DatasetSpec:
         allowed = SPLIT_KINDS[self.mode]
         for name, n in self.splits.items():
             if name not in allowed:
-                raise CrlbenchError(
-                    f"split {name!r} does not exist in mode {self.mode!r}; use {sorted(allowed)}"
-                )
+                raise CrlbenchError(f"split {name!r} does not exist in mode {self.mode!r}; use {sorted(allowed)}")
             if not isinstance(n, int) or n < 0:
                 raise CrlbenchError(f"split size {name}={n!r} must be a non-negative integer")
         if not isinstance(self.seed, int) or self.seed < 0:

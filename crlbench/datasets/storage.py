@@ -187,15 +187,13 @@ def open_file(path: str | Path) -> h5py.File:
         from crlbench.datasets.importers import foreign_file_hint  # noqa: PLC0415 - names an .npz's arrays
 
         raise DataFileError(
-            f"{path} is not an HDF5 file (another format, or empty); pass a crlbench dataset file (.h5)"
-            + foreign_file_hint(path)
+            f"{path} is not an HDF5 file (another format, or empty); pass a crlbench dataset file (.h5)" + foreign_file_hint(path)
         )
     try:
         f = h5py.File(path, "r")
     except OSError as e:  # an HDF5 header but an unreadable rest: cut short while copied or written
         raise DataFileError(
-            f"{path}: not a readable HDF5 file ({e}); it may be truncated: delete it and run "
-            "`crlbench generate` again"
+            f"{path}: not a readable HDF5 file ({e}); it may be truncated: delete it and run `crlbench generate` again"
         ) from None
     if "spec" not in f.attrs:
         f.close()
@@ -203,8 +201,7 @@ def open_file(path: str | Path) -> h5py.File:
     if not f.attrs.get("complete", False):
         f.close()
         raise DataFileError(
-            f"{path}: incomplete dataset (generation did not finish); run the same "
-            "`crlbench generate` command again to resume"
+            f"{path}: incomplete dataset (generation did not finish); run the same `crlbench generate` command again to resume"
         )
     return f
 

@@ -116,7 +116,9 @@ def _regenerate(f, spec, manifest, frames: int, tolerance: float) -> list[Check]
             for name, a in sl.arrays.items():
                 key = f"{split}/{name}"
                 same = storage.array_sha256(a) == manifest.get(key)
-                out.append(Check(f"regenerated {key}", "ok" if same else "differs", "" if same else "not bit-identical to the stored array"))
+                out.append(
+                    Check(f"regenerated {key}", "ok" if same else "differs", "" if same else "not bit-identical to the stored array")
+                )
             key = f"{split}/{obs.dataset_name}"
             if key not in f or len(sl.frames) == 0:
                 continue
@@ -132,7 +134,13 @@ def _regenerate(f, spec, manifest, frames: int, tolerance: float) -> list[Check]
             if np.array_equal(new, old):
                 out.append(Check(f"regenerated {key}", "ok", f"{len(pick)} frames identical"))
             elif obs.kind == "image" and diff.reshape(len(pick), -1).mean(axis=1).max() <= tolerance:
-                out.append(Check(f"regenerated {key}", "within tolerance", f"max per-frame mean |diff| {diff.reshape(len(pick), -1).mean(axis=1).max():.3f} <= {tolerance}"))
+                out.append(
+                    Check(
+                        f"regenerated {key}",
+                        "within tolerance",
+                        f"max per-frame mean |diff| {diff.reshape(len(pick), -1).mean(axis=1).max():.3f} <= {tolerance}",
+                    )
+                )
             elif obs.kind == "vector" and np.allclose(new, old, rtol=1e-12, atol=1e-12):
                 out.append(Check(f"regenerated {key}", "within tolerance", f"max |diff| {diff.max():.2e} (floating-point)"))
             else:

@@ -123,6 +123,9 @@ def dry_run_sweep(
 
         on = "cuda" if p.device == "cuda" and torch.cuda.is_available() else "cpu"
         fallback = " (the paper tier asks for cuda, which is not available)" if on != p.device else ""
-        print(f"{p.track}: paper-tier dry run on {on}{fallback}; only the split sizes and the budget "
-              f"({DRY_RUN_STEPS} steps) differ from the paper protocol; records go to {results}", file=sys.stderr)
+        print(
+            f"{p.track}: paper-tier dry run on {on}{fallback}; only the split sizes and the budget "
+            f"({DRY_RUN_STEPS} steps) differ from the paper protocol; records go to {results}",
+            file=sys.stderr,
+        )
     return sweep(p, list(methods) if methods is not None else list(p.methods), results, executor=executor, root=root, progress=progress)

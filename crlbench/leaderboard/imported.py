@@ -47,8 +47,11 @@ def protocol_for(dataset: Any, tier: str = "paper") -> ImportedProtocol:
     if spec.policy != "imported":
         raise CrlbenchError(f"{spec.dataset_id} was generated, not imported: score it with protocol(track, tier)")
     tracks = sorted(
-        (t for (t, r), p in PROTOCOLS.items()
-         if r == tier and p.dataset_id == t and dataset_entry(t).scene == spec.scene and dataset_entry(t).mode == spec.mode),
+        (
+            t
+            for (t, r), p in PROTOCOLS.items()
+            if r == tier and p.dataset_id == t and dataset_entry(t).scene == spec.scene and dataset_entry(t).mode == spec.mode
+        ),
         key=lambda t: int(t.rsplit("-v", 1)[1]),
     )
     if not tracks:

@@ -50,7 +50,10 @@ def predict(model: Any, dataset: Dataset, *, batch: int = 512) -> dict[str, np.n
         if "infer_targets" in caps:
             test = dataset["test"].observations
             out["test_inferred_targets"] = np.concatenate(
-                [np.asarray(model.infer_targets(np.asarray(test[i : i + batch, 0]), np.asarray(test[i : i + batch, 1]))) for i in range(0, len(test), batch)]
+                [
+                    np.asarray(model.infer_targets(np.asarray(test[i : i + batch, 0]), np.asarray(test[i : i + batch, 1])))
+                    for i in range(0, len(test), batch)
+                ]
             ).astype(np.int64)
     elif "decode" in caps and "test_triplets" in dataset.splits:
         from crlbench.metrics import hard_groups, match_assignment  # noqa: PLC0415

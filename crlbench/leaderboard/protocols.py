@@ -193,12 +193,19 @@ def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int]]) -> dict[
     """
     mode = dataset_entry(track).mode
     shape = {"smoke": (32, 32, 16, 2), "cpu": (CPU_RESOLUTION[mode], 32, 16, 2), "paper": (64, 64, 32, None)}
-    return _track(track, {
-        tier: {"budget": budget, "batch_size": batch, "resolution": shape[tier][0],
-               "latent_dim": None if mode == "pairs" else shape[tier][2],
-               "baseline_params": _image_baselines(mode, *shape[tier][1:])}
-        for tier, (budget, batch) in budgets.items()
-    })
+    return _track(
+        track,
+        {
+            tier: {
+                "budget": budget,
+                "batch_size": batch,
+                "resolution": shape[tier][0],
+                "latent_dim": None if mode == "pairs" else shape[tier][2],
+                "baseline_params": _image_baselines(mode, *shape[tier][1:]),
+            }
+            for tier, (budget, batch) in budgets.items()
+        },
+    )
 
 
 #: Image side of the cpu tier's image tracks, by mode. Pairs train at 32 px: their shared

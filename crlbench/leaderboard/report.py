@@ -123,7 +123,8 @@ class, in any package or file.</li>
 <pre>crlbench evaluate --track toy-son-pairs-v1 --method my_pkg.module:MyMethod --seed 0 --seed 1 --seed 2 --results my-results</pre></li>
 <li>Make the submission folder: the records plus the metadata (version, code and paper links,
 parameter count, whether external data was used); it is refused if a seed is missing:
-<pre>crlbench submit my-results --method my_pkg.module:MyMethod --code https://github.com/me/my-method --paper https://arxiv.org/abs/XXXX.XXXXX --external-data no --out my-submission</pre></li>
+<pre>crlbench submit my-results --method my_pkg.module:MyMethod --code https://github.com/me/my-method \\
+  --paper https://arxiv.org/abs/XXXX.XXXXX --external-data no --out my-submission</pre></li>
 <li>Send the folder to the leaderboard's maintainers (for example as a pull request); they check
 it again and add it to the page:
 <pre>crlbench leaderboard build results --submitted my-submission --out site</pre></li>
@@ -152,10 +153,7 @@ def _png_array(img: np.ndarray) -> str:
 
 
 def _figure(b64: str, alt: str, caption: str) -> str:
-    return (
-        f'<figure><img src="data:image/png;base64,{b64}" alt="{_e(alt)}">'
-        f"<figcaption>{caption}</figcaption></figure>"
-    )
+    return f'<figure><img src="data:image/png;base64,{b64}" alt="{_e(alt)}"><figcaption>{caption}</figcaption></figure>'
 
 
 def _new_figure(width: float, height: float) -> Any:
@@ -253,10 +251,7 @@ def _r2_matrices(groups: list[tuple[str, list[ResultRecord]]]) -> list[str]:
         head = "".join(f"<th>{_e(c)}</th>" for c in cols)
         body = "".join(
             f'<tr><th class="text">{_e(rows[i])}</th>'
-            + "".join(
-                f'<td style="background:{_color(v)};color:{"#fff" if v < 0.6 else "#000"}">{v:.2f}</td>'
-                for v in m[i]
-            )
+            + "".join(f'<td style="background:{_color(v)};color:{"#fff" if v < 0.6 else "#000"}">{v:.2f}</td>' for v in m[i])
             + "</tr>"
             for i in range(m.shape[0])
         )
@@ -311,7 +306,7 @@ def _grid(images: np.ndarray, min_side: int = 64, pad: int = 2) -> np.ndarray:
     out = np.full((r * (h + pad) + pad, c * (w + pad) + pad, 3), 255, np.uint8)
     for i in range(r):
         for j in range(c):
-            out[pad + i * (h + pad): pad + i * (h + pad) + h, pad + j * (w + pad): pad + j * (w + pad) + w] = images[i, j]
+            out[pad + i * (h + pad) : pad + i * (h + pad) + h, pad + j * (w + pad) : pad + j * (w + pad) + w] = images[i, j]
     return out
 
 
@@ -324,8 +319,13 @@ def _triplets(groups: list[tuple[str, list[ResultRecord]]]) -> list[str]:
         imgs = np.asarray(r.artifacts["triplet_examples"], dtype=np.uint8)
         panels = r.artifacts.get("triplet_examples_panels")
         cols = ", ".join(map(str, panels)) if panels and len(panels) == imgs.shape[1] else f"{imgs.shape[1]} panels"
-        out.append(_figure(_png_array(_grid(imgs)), f"triplet examples of {label}",
-                           f"Triplet examples of <b>{_e(label)}</b> (seed {r.seed}); columns: {_e(cols)}"))
+        out.append(
+            _figure(
+                _png_array(_grid(imgs)),
+                f"triplet examples of {label}",
+                f"Triplet examples of <b>{_e(label)}</b> (seed {r.seed}); columns: {_e(cols)}",
+            )
+        )
     return out
 
 
@@ -365,13 +365,15 @@ def _dataset_sample(dataset_id: str, path: str | Path) -> str:
 # --- page ----------------------------------------------------------------------------------
 def _table(t: pd.DataFrame) -> str:
     ms = [m for m in metric_names(t) if t[f"{m}_mean"].notna().any()]
-    head = ['<th class="text" data-type="str">Method</th>', '<th class="text" data-type="str">Tier</th>',
-            '<th data-type="num">Seeds</th>']
+    head = ['<th class="text" data-type="str">Method</th>', '<th class="text" data-type="str">Tier</th>', '<th data-type="num">Seeds</th>']
     for m in ms:
         arrow, better = ("↓", "lower") if lower_is_better(m) else ("↑", "higher")
         head.append(f'<th data-type="num" title="{better} is better; mean ± sample std over seeds">{_e(m)} {arrow}</th>')
-    head += ['<th data-type="num" title="mean wall time per seed">time (s)</th>',
-             '<th data-type="num">params</th>', '<th class="text" data-type="str">Marks</th>']
+    head += [
+        '<th data-type="num" title="mean wall time per seed">time (s)</th>',
+        '<th data-type="num">params</th>',
+        '<th class="text" data-type="str">Marks</th>',
+    ]
     body = []
     for _, row in t.iterrows():
         flags = [f for f in MARKS if bool(row[f])]
@@ -399,16 +401,16 @@ def _table(t: pd.DataFrame) -> str:
         ]
         body.append(f'<tr class="{" ".join(flags)}">' + "".join(cells) + "</tr>")
     return (
-        '<div class="scroll"><table class="sortable"><thead><tr>' + "".join(head) + "</tr></thead><tbody>\n"
-        + "\n".join(body) + "\n</tbody></table></div>"
+        '<div class="scroll"><table class="sortable"><thead><tr>'
+        + "".join(head)
+        + "</tr></thead><tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table></div>"
     )
 
 
 def _deviation_list(t: pd.DataFrame) -> str:
-    items = [
-        f"<li>{_e(r['method'])} [{_e(r['tier'])}]: {_e(r['deviations'])}</li>"
-        for _, r in t.iterrows() if r["deviated"]
-    ]
+    items = [f"<li>{_e(r['method'])} [{_e(r['tier'])}]: {_e(r['deviations'])}</li>" for _, r in t.iterrows() if r["deviated"]]
     return f'<p class="caption">Deviations from the protocol:</p><ul>{"".join(items)}</ul>' if items else ""
 
 
@@ -440,9 +442,10 @@ def render_html(
         f"<title>{_e(title)}</title><style>\n{_STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{len(records)} result records, {len(tracks)} tracks; built {now} by crlbench '
-        f'{_e(__version__)}. Cells: mean ± sample std over seeds (n/a: one seed). Click a header to sort.</p>',
+        f"{_e(__version__)}. Cells: mean ± sample std over seeds (n/a: one seed). Click a header to sort.</p>",
         f'<p class="legend">Marks: {legend}</p>' if legend else "",
-        "<nav><ul>" + "".join(f'<li><a href="#track-{i}">{_e(t)}</a></li>' for i, t in enumerate(tracks))
+        "<nav><ul>"
+        + "".join(f'<li><a href="#track-{i}">{_e(t)}</a></li>' for i, t in enumerate(tracks))
         + '<li><a href="#submit">How to submit a method</a></li></ul></nav>',
     ]
     with rc_context({"text.parse_math": False, "text.usetex": False}):
@@ -455,24 +458,34 @@ def render_html(
             ids = sorted({r.dataset_id for _, rs in groups for r in rs})
             hashes = sorted({r.protocol_hash[:12] for _, rs in groups for r in rs})
             links = ", ".join(
-                f'<a href="#dataset-{sorted(datasets).index(d)}">{_e(d)}</a>' if datasets and d in datasets else _e(d)
-                for d in ids
+                f'<a href="#dataset-{sorted(datasets).index(d)}">{_e(d)}</a>' if datasets and d in datasets else _e(d) for d in ids
             )
             parts.append(
                 f'<section id="track-{i}"><h2>{_e(track)}</h2>'
                 f'<p class="meta">main tier {_e(t["main_tier"].iloc[0])}; dataset {links}; '
-                f'protocol {", ".join(f"<code>{_e(h)}</code>" for h in hashes)}</p>'
+                f"protocol {', '.join(f'<code>{_e(h)}</code>' for h in hashes)}</p>"
             )
             parts.append(_table(t))
             parts.append(_deviation_list(t))
             figs = []
             b = _per_variable_heatmaps(groups)
             if b:
-                figs.append(_figure(b, f"per-variable R² of {track}", "Per-variable R² (mean over seeds; rows: methods, columns: causal variables)."))
+                figs.append(
+                    _figure(
+                        b, f"per-variable R² of {track}", "Per-variable R² (mean over seeds; rows: methods, columns: causal variables)."
+                    )
+                )
             figs += _r2_matrices(groups)
             b = _graphs(groups)
             if b:
-                figs.append(_figure(b, f"graphs of {track}", "Learned versus true graph: green = true edge found, red = spurious edge, dashed grey = missed edge; width and opacity = fraction of seeds."))
+                figs.append(
+                    _figure(
+                        b,
+                        f"graphs of {track}",
+                        "Learned versus true graph: green = true edge found, red = spurious edge, dashed grey = missed edge; "
+                        "width and opacity = fraction of seeds.",
+                    )
+                )
             figs += _triplets(groups)
             if figs:
                 parts.append('<div class="figs">' + "".join(figs) + "</div>")

@@ -30,7 +30,18 @@ from crlbench.errors import CrlbenchError, DataFileError, OutputExistsError
 from crlbench.leaderboard.protocols import Protocol
 from crlbench.locks import exclusive
 
-__all__ = ["check_methods", "dataset_path", "ensure_dataset", "record_file", "run_dir", "run_one", "score_predictions", "record_from_predictions", "sweep", "SweepReport"]
+__all__ = [
+    "check_methods",
+    "dataset_path",
+    "ensure_dataset",
+    "record_file",
+    "run_dir",
+    "run_one",
+    "score_predictions",
+    "record_from_predictions",
+    "sweep",
+    "SweepReport",
+]
 
 
 def dataset_path(protocol: Protocol, root: str | Path | None = None) -> Path:
@@ -77,7 +88,9 @@ def ensure_dataset(
             )
         if progress:
             graph = "" if protocol.graph is None else f" (graph {protocol.graph})"
-            print(f"{protocol.track}{graph}: generating the {protocol.tier} data into {path} (once; --no-generate to refuse)", file=sys.stderr)
+            print(
+                f"{protocol.track}{graph}: generating the {protocol.tier} data into {path} (once; --no-generate to refuse)", file=sys.stderr
+            )
     try:
         return build.generate(protocol.dataset_spec(), path.parent, workers=workers, progress=progress, wait=True)
     except OutputExistsError as e:
@@ -165,7 +178,10 @@ def run_one(
         np.savez_compressed(out / "predictions.npz", **preds)
         evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)
         record = _record(
-            evaluation, protocol, seed, method,
+            evaluation,
+            protocol,
+            seed,
+            method,
             method_version=str(getattr(cls, "version", "1")),
             deviations=deviations,
             wall_time_s=time.perf_counter() - start,
@@ -200,7 +216,10 @@ def _record(evaluation: Any, protocol: Protocol, seed: int, method: str, **field
 def record_from_predictions(evaluation: Any, protocol: Protocol, seed: int, method: str, results: str | Path) -> Path:
     """The record of a scored predictions file; marked, since crlbench did not train it."""
     record = _record(
-        evaluation, protocol, seed, method,
+        evaluation,
+        protocol,
+        seed,
+        method,
         method_version="unknown",
         deviations=["scored from a predictions file: training was not run by crlbench"],
         wall_time_s=0.0,
@@ -339,6 +358,9 @@ def sweep(
             report.failed[name] = outcome.error.strip().splitlines()[-1]
         if progress:
             done = len(report.records) + len(report.failed)
-            print(f"{protocol.track} ({protocol.tier}): {done}/{total} runs, {name} "
-                  f"{'failed' if outcome.error else 'done'}, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+            print(
+                f"{protocol.track} ({protocol.tier}): {done}/{total} runs, {name} "
+                f"{'failed' if outcome.error else 'done'}, {time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+            )
     return report

@@ -213,8 +213,7 @@ def make_submission(
         raise SubmissionError(f"{out}: exists and is not an empty folder; choose a new --out folder (nothing is overwritten)")
     want = set(tracks) if tracks else None
     records = [
-        r for r in load_records(results, expected_hash=expected_dataset_hash)
-        if r.method == method and (want is None or r.track in want)
+        r for r in load_records(results, expected_hash=expected_dataset_hash) if r.method == method and (want is None or r.track in want)
     ]
     if want:
         missing = sorted(want - {r.track for r in records})
@@ -289,9 +288,7 @@ def load_submission(path: str | Path) -> Submission:
     return Submission(path, meta, tuple(records))
 
 
-def merge(
-    official: Iterable[ResultRecord], submissions: Iterable[Submission]
-) -> tuple[list[ResultRecord], dict[str, dict[str, Any]]]:
+def merge(official: Iterable[ResultRecord], submissions: Iterable[Submission]) -> tuple[list[ResultRecord], dict[str, dict[str, Any]]]:
     """The official records plus every submission's (renamed to the submission's ``name``),
     and name -> metadata of the submitted ones (``aggregate(..., submitted=...)``).
 

@@ -127,7 +127,8 @@ def aggregate(
 
     Returns:
         Columns ``track, tier, main_tier, method, method_version, dataset_id, n_seeds,
-        seeds, n_graphs, assignment`` (``n_graphs``: 0 for a single-graph track), then ``<metric>_mean`` and ``<metric>_std`` for every metric
+        seeds, n_graphs, assignment`` (``n_graphs``: 0 for a single-graph track), then ``<metric>_mean``
+        and ``<metric>_std`` for every metric
         (display order, NaN where a row lacks it), ``wall_time_s_mean``, ``n_parameters``,
         ``protocol_hash``, ``origin, code, paper, external_data``, the flags ``post_hoc,
         other_tier, deviated, other_protocol, submitted`` and ``deviations``. Rows are sorted by track, main tier first, then method.
@@ -147,8 +148,9 @@ def aggregate_graphs(records: Iterable[ResultRecord], *, main_tier: MainTier = N
     return _aggregate(records, main_tier, None, by_graph=True) if records else pd.DataFrame()
 
 
-def _aggregate(records: Iterable[ResultRecord], main_tier: MainTier, submitted: Mapping[str, Mapping[str, object]] | None,
-               *, by_graph: bool) -> pd.DataFrame:
+def _aggregate(
+    records: Iterable[ResultRecord], main_tier: MainTier, submitted: Mapping[str, Mapping[str, object]] | None, *, by_graph: bool
+) -> pd.DataFrame:
     records = list(records)
     if not records:
         raise CrlbenchError("no result records to aggregate")
@@ -266,10 +268,11 @@ def _md_escape(text: str) -> str:
 
 
 def _md_rows(t: pd.DataFrame, ms: list[str], digits: int, used: set[str], *, graph: bool = False) -> list[str]:
-    head = ["Method", "Tier", *(["Graph"] if graph else []), "Seeds",
-            *(f"{m} {'↓' if lower_is_better(m) else '↑'}" for m in ms), "Marks"]
-    out = ["| " + " | ".join(head) + " |",
-           "|" + "|".join(["---", "---", *(["--:"] if graph else []), "--:", *(["--:"] * len(ms)), "---"]) + "|"]
+    head = ["Method", "Tier", *(["Graph"] if graph else []), "Seeds", *(f"{m} {'↓' if lower_is_better(m) else '↑'}" for m in ms), "Marks"]
+    out = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---", "---", *(["--:"] if graph else []), "--:", *(["--:"] * len(ms)), "---"]) + "|",
+    ]
     for _, row in t.iterrows():
         mk = marks(row)
         used.update(f for f, (m, _) in MARKS.items() if m in mk)

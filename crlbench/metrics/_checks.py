@@ -32,8 +32,7 @@ def _finite(name: str, a: np.ndarray, shape: str) -> None:
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise CrlbenchError(
-            f"{name} must be a finite {shape} array; found {a[where]} at index {where} "
-            f"({int(bad.sum())} non-finite entries)"
+            f"{name} must be a finite {shape} array; found {a[where]} at index {where} ({int(bad.sum())} non-finite entries)"
         )
 
 
@@ -67,9 +66,7 @@ def as_variables(variables: Sequence[Variable], name: str = "variables") -> tupl
     return vs
 
 
-def as_truth(
-    y: object, variables: Sequence[Variable], name: str = "y_true"
-) -> np.ndarray:
+def as_truth(y: object, variables: Sequence[Variable], name: str = "y_true") -> np.ndarray:
     """Ground-truth causal factors: (N, D) with D the summed sizes of ``variables``.
 
     Categorical dimensions must hold integer category indices in ``[0, n_categories)``.
@@ -80,8 +77,7 @@ def as_truth(
     a = as_latents(y, name, f"(N, D={d})").copy()
     if a.shape[1] != d:
         raise CrlbenchError(
-            f"{name} must be (N, D={d}) for variables {[v.name for v in vs]} "
-            f"(sizes {[v.size for v in vs]}), got shape {a.shape}"
+            f"{name} must be (N, D={d}) for variables {[v.name for v in vs]} (sizes {[v.size for v in vs]}), got shape {a.shape}"
         )
     col = 0
     for v in vs:
@@ -104,8 +100,7 @@ def check_lengths(**arrays: np.ndarray) -> int:
     lengths = {k: len(a) for k, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise CrlbenchError(
-            "arguments must have the same number of samples N along axis 0, got "
-            + ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            "arguments must have the same number of samples N along axis 0, got " + ", ".join(f"{k}: {n}" for k, n in lengths.items())
         )
     return next(iter(lengths.values()))
 
@@ -115,18 +110,13 @@ def as_assignment(a: object, n_latents: int, n_variables: int, name: str = "assi
     shape = f"(M={n_latents}, K+1={n_variables + 1})"
     arr = as_latents(a, name, shape)
     if arr.shape != (n_latents, n_variables + 1):
-        raise CrlbenchError(
-            f"{name} must be {shape} (one row per latent, column 0 = 'no variable'), "
-            f"got shape {arr.shape}"
-        )
+        raise CrlbenchError(f"{name} must be {shape} (one row per latent, column 0 = 'no variable'), got shape {arr.shape}")
     if (arr < 0).any():
         raise CrlbenchError(f"{name} must be non-negative (hard 0/1 or soft probabilities)")
     return arr
 
 
-def as_adjacency(
-    a: object, name: str, n: int | None = None, *, dag: bool = False
-) -> np.ndarray:
+def as_adjacency(a: object, name: str, n: int | None = None, *, dag: bool = False) -> np.ndarray:
     """A finite square (K, K) adjacency, ``A[i, j] != 0`` meaning ``i -> j``."""
     shape = "(K, K)" if n is None else f"(K={n}, K={n})"
     arr = as_latents(a, name, shape)

@@ -77,9 +77,7 @@ class CausalEncoder(nn.Module):
             c_in = c_hid
         side = resolution // 16
         self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_hid * side * side, 256), nn.SiLU())
-        self.heads = nn.ModuleList(
-            nn.Linear(256, kinds.KINDS[v.kind].width(v) * v.size) for v in self.variables
-        )
+        self.heads = nn.ModuleList(nn.Linear(256, kinds.KINDS[v.kind].width(v) * v.size) for v in self.variables)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) uint8 images -> (B, C_enc) encoded factors."""
@@ -91,10 +89,7 @@ class CausalEncoder(nn.Module):
         """(N, H, W, C) uint8 images -> (N, D) predicted factors (radians, indices)."""
         self.eval()
         dev = next(self.parameters()).device
-        out = [
-            self(torch.as_tensor(np.asarray(images[i : i + batch_size]), device=dev)).cpu()
-            for i in range(0, len(images), batch_size)
-        ]
+        out = [self(torch.as_tensor(np.asarray(images[i : i + batch_size]), device=dev)).cpu() for i in range(0, len(images), batch_size)]
         return kinds.decode(torch.cat(out).double().numpy(), self.variables)
 
 
@@ -143,9 +138,7 @@ def train_causal_encoder(
     # state is untouched and the init depends on `seed` only.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = CausalEncoder(
-            variables, resolution=images.shape[1], channels=images.shape[3], c_hid=c_hid
-        ).to(device)
+        model = CausalEncoder(variables, resolution=images.shape[1], channels=images.shape[3], c_hid=c_hid).to(device)
     gen = torch.Generator().manual_seed(seed)
     target = torch.as_tensor(kinds.encode(y, variables), dtype=torch.float32)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)

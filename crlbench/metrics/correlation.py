@@ -51,9 +51,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
 
 
-def correlation_matrix(
-    y_true: np.ndarray, latents: np.ndarray, *, method: str = "pearson"
-) -> np.ndarray:
+def correlation_matrix(y_true: np.ndarray, latents: np.ndarray, *, method: str = "pearson") -> np.ndarray:
     """Signed correlations between true dimensions and latents.
 
     Args:

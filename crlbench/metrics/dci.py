@@ -98,9 +98,7 @@ def _normalise_rows(r: np.ndarray) -> np.ndarray:
     return np.divide(r, s, out=np.zeros_like(r), where=s > 0)
 
 
-def disentanglement_score(
-    importances: np.ndarray, *, multioutput: str = "uniform_average"
-) -> np.ndarray | float:
+def disentanglement_score(importances: np.ndarray, *, multioutput: str = "uniform_average") -> np.ndarray | float:
     """Disentanglement from an importance matrix.
 
     Args:
@@ -116,9 +114,7 @@ def disentanglement_score(
     return float((per_code * r.sum(axis=1)).sum() / total) if total > 0 else 0.0
 
 
-def completeness_score(
-    importances: np.ndarray, *, multioutput: str = "uniform_average"
-) -> np.ndarray | float:
+def completeness_score(importances: np.ndarray, *, multioutput: str = "uniform_average") -> np.ndarray | float:
     """Completeness from an importance matrix.
 
     Args:
@@ -177,10 +173,7 @@ def importance_matrix(
     t = kinds.encode(y, variables)
     from joblib import Parallel, delayed  # noqa: PLC0415 - shipped with scikit-learn
 
-    jobs = (
-        delayed(_fit_one)(reg, z[fit], t[fit, c], z[score], t[score, c], seed)
-        for c in range(t.shape[1])
-    )
+    jobs = (delayed(_fit_one)(reg, z[fit], t[fit, c], z[score], t[score, c], seed) for c in range(t.shape[1]))
     results = Parallel(n_jobs=n_jobs)(jobs)
     imp_cols = np.stack([r[0] for r in results], axis=1)  # (M, C)
     err_cols = np.array([r[1] for r in results])
@@ -224,7 +217,12 @@ def dci_score(
 ) -> DCIResult:
     """DCI of latents (N, M) against factors (N, D); see :func:`importance_matrix`."""
     imp, err = importance_matrix(
-        y_true, latents, variables=variables, regressor=regressor, split=split, seed=seed,
+        y_true,
+        latents,
+        variables=variables,
+        regressor=regressor,
+        split=split,
+        seed=seed,
         n_jobs=n_jobs,
     )
     return DCIResult(

@@ -43,17 +43,14 @@ def apply_matching(learned: np.ndarray, matching: np.ndarray | None, n: int) -> 
     if matching is None:
         if learned.shape[0] != n:
             raise CrlbenchError(
-                f"learned must be (K={n}, K={n}) like true, got {learned.shape}; "
-                "pass matching=(K,) to align a graph over other variables"
+                f"learned must be (K={n}, K={n}) like true, got {learned.shape}; pass matching=(K,) to align a graph over other variables"
             )
         return learned
     m = np.asarray(matching)
     if m.shape != (n,) or m.dtype.kind not in "iu":
         raise CrlbenchError(f"matching must be (K={n},) integer learned indices, got {m.shape} {m.dtype}")
     if (m < 0).any() or (m >= learned.shape[0]).any() or len(set(m.tolist())) != n:
-        raise CrlbenchError(
-            f"matching must hold {n} distinct learned indices in [0, {learned.shape[0]}), got {m}"
-        )
+        raise CrlbenchError(f"matching must hold {n} distinct learned indices in [0, {learned.shape[0]}), got {m}")
     return learned[np.ix_(m, m)]
 
 

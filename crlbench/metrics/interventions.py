@@ -32,10 +32,7 @@ def as_labels(targets: np.ndarray, name: str = "targets") -> np.ndarray:
         raise CrlbenchError(f"{name} must not be empty, got shape {a.shape}")
     if a.ndim == 2:
         if not np.isin(a, (0, 1)).all() or (a.sum(axis=1) > 1).any():
-            raise CrlbenchError(
-                f"{name} as (N, K) must be 0/1 with at most one target per row; "
-                "pass (N,) labels for other policies"
-            )
+            raise CrlbenchError(f"{name} as (N, K) must be 0/1 with at most one target per row; pass (N,) labels for other policies")
         return np.where(a.any(axis=1), np.argmax(a, axis=1) + 1, 0)
     if a.ndim != 1 or a.size == 0:
         raise CrlbenchError(f"{name} must be (N,) labels or (N, K) one-hot, got shape {a.shape}")

@@ -37,9 +37,7 @@ def _standardise(a: np.ndarray) -> np.ndarray:
     return a / np.where(sd > 0, sd, 1.0)
 
 
-def dependence_matrix(
-    y_true: np.ndarray, latents: np.ndarray, *, variables: Sequence[Variable] | None = None
-) -> np.ndarray:
+def dependence_matrix(y_true: np.ndarray, latents: np.ndarray, *, variables: Sequence[Variable] | None = None) -> np.ndarray:
     """How much each latent tells about each causal dimension, in [0, 1].
 
     The score is the variance-weighted R² of a rank-linear fit of the dimension's encoded
@@ -98,9 +96,7 @@ def match_variables(scores: np.ndarray) -> np.ndarray:
     return match_dims(as_latents(scores, "scores", "(K, L)").T)
 
 
-def assignment_from_dims(
-    dim_latents: np.ndarray, n_latents: int, variables: Sequence[Variable]
-) -> np.ndarray:
+def assignment_from_dims(dim_latents: np.ndarray, n_latents: int, variables: Sequence[Variable]) -> np.ndarray:
     """Hard (M, K+1) assignment from the latent matched to each dimension.
 
     Args:
@@ -119,9 +115,7 @@ def assignment_from_dims(
     return a
 
 
-def match_assignment(
-    y_true: np.ndarray, latents: np.ndarray, *, variables: Sequence[Variable] | None = None
-) -> np.ndarray:
+def match_assignment(y_true: np.ndarray, latents: np.ndarray, *, variables: Sequence[Variable] | None = None) -> np.ndarray:
     """Hard (M, K+1) assignment by Hungarian matching on :func:`dependence_matrix`.
 
     Pass only the fitting half of a probe set (``fit_probe_predictions`` does).

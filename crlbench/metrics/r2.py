@@ -105,9 +105,7 @@ def r2_matrix(
     y_true = as_truth(y_true, variables, "y_true")
     preds = as_array(predictions, "predictions", "(G, N, D)", ndim=3)
     if preds.shape[1:] != y_true.shape:
-        raise CrlbenchError(
-            f"predictions must be (G, N, D) with (N, D) = {y_true.shape}, got {preds.shape}"
-        )
+        raise CrlbenchError(f"predictions must be (G, N, D) with (N, D) = {y_true.shape}, got {preds.shape}")
     if multioutput == "uniform_average":
         raise CrlbenchError("r2_matrix: multioutput must be 'per_variable' or 'raw_values'")
     return np.asarray(kinds.aggregate(_r2_dims(y_true, preds, variables), variables, multioutput))
@@ -116,9 +114,7 @@ def r2_matrix(
 def _square(matrix: np.ndarray) -> np.ndarray:
     m = as_latents(matrix, "matrix", "(K+1, K) or (K, K)")
     if m.shape[0] not in (m.shape[1], m.shape[1] + 1):
-        raise CrlbenchError(
-            f"matrix must be (K+1, K) (row 0 = unassigned) or (K, K), got shape {m.shape}"
-        )
+        raise CrlbenchError(f"matrix must be (K+1, K) (row 0 = unassigned) or (K, K), got shape {m.shape}")
     return m[m.shape[0] - m.shape[1] :]
 
 

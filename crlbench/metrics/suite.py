@@ -66,8 +66,13 @@ def probe_matrices(
     """
     variables = kinds.default_variables(np.shape(y_true)[-1]) if variables is None else variables
     out: ProbeOutput = fit_probe_predictions(
-        y_true, latents, variables=variables, assignment=assignment, probe=probe,
-        split=split, seed=seed,
+        y_true,
+        latents,
+        variables=variables,
+        assignment=assignment,
+        probe=probe,
+        split=split,
+        seed=seed,
     )
     k = len(variables)
     mats = {name: fn(out.y_true, out.predictions, variables=variables) for name, fn in (("r2", r2_matrix), ("spearman", spearman_matrix))}
@@ -182,16 +187,25 @@ class Scoring:
     def probes(self) -> dict[str, Any]:
         """:func:`probe_matrices` of the latents."""
         return probe_matrices(
-            self.y_true, self.latents, variables=self.variables, assignment=self.assignment,
-            probe=self.probe, seed=self.seed, match_groups=self.match_groups,
+            self.y_true,
+            self.latents,
+            variables=self.variables,
+            assignment=self.assignment,
+            probe=self.probe,
+            seed=self.seed,
+            match_groups=self.match_groups,
         )
 
     @cached_property
     def dci(self) -> DCIResult:
         """:func:`crlbench.metrics.dci_score` of the latents."""
         return dci_score(
-            self.y_true, self.latents, variables=self.variables, regressor=self.dci_regressor,
-            seed=self.seed, n_jobs=self.n_jobs,
+            self.y_true,
+            self.latents,
+            variables=self.variables,
+            regressor=self.dci_regressor,
+            seed=self.seed,
+            n_jobs=self.n_jobs,
         )
 
     def mcc(self, method: str) -> np.ndarray:
@@ -275,7 +289,9 @@ _BOTH = ("pairs", "sequences")
 METRICS: tuple[Metric, ...] = (
     Metric("r2_diag", lambda s: s.probes["r2_diag"], (), True, _BOTH, lambda s: s.probes["r2_diag_per_variable"]),
     Metric("r2_sep", lambda s: s.probes["r2_sep"], (), False, _BOTH, lambda s: s.probes["r2_sep_per_variable"]),
-    Metric("spearman_diag", lambda s: s.probes["spearman_diag"], (), True, ("sequences",), lambda s: s.probes["spearman_diag_per_variable"]),
+    Metric(
+        "spearman_diag", lambda s: s.probes["spearman_diag"], (), True, ("sequences",), lambda s: s.probes["spearman_diag_per_variable"]
+    ),
     Metric("spearman_sep", lambda s: s.probes["spearman_sep"], (), False, ("sequences",), lambda s: s.probes["spearman_sep_per_variable"]),
     Metric("mcc_pearson", lambda s: np.mean(s.mcc("pearson")), (), True, _BOTH),
     Metric("mcc_spearman", lambda s: np.mean(s.mcc("spearman")), (), True),
@@ -287,7 +303,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("edge_recall", lambda s: s._graph(edge_recall_score), ("learned_graph",), True),
     Metric("intervention_accuracy", lambda s: s._intervention_accuracy(), ("targets_pred",), True, ("pairs",)),
     Metric(
-        "triplet_error", lambda s: s.triplets.mean_normalized, ("triplet_pred",), False, ("sequences",),
+        "triplet_error",
+        lambda s: s.triplets.mean_normalized,
+        ("triplet_pred",),
+        False,
+        ("sequences",),
         lambda s: np.atleast_1d(kinds.aggregate(s.triplets.normalized, s.variables, "per_variable")),
     ),
     Metric("triplet_floor_error", lambda s: s.triplets.floor_normalized.mean(), ("triplet_pred",), False, ("sequences",)),
@@ -324,7 +344,5 @@ def evaluate_latents(y_true: np.ndarray, latents: np.ndarray, **options: Any) ->
     """
     s = Scoring(y_true, latents, **options)
     result: dict[str, Any] = {**s.probes, **s.metrics()}
-    result.update(
-        mcc_pearson_per_dim=s.mcc("pearson"), mcc_spearman_per_dim=s.mcc("spearman"), dci_importances=s.dci.importances
-    )
+    result.update(mcc_pearson_per_dim=s.mcc("pearson"), mcc_spearman_per_dim=s.mcc("spearman"), dci_importances=s.dci.importances)
     return result

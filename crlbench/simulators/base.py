@@ -111,10 +111,7 @@ class Scene(abc.ABC):
     def __init__(self, params: Mapping[str, Any], rng: np.random.Generator) -> None:
         unknown = set(params) - set(self.default_params)
         if unknown:
-            raise ValueError(
-                f"scene {self.name!r}: unknown parameter(s) {sorted(unknown)}; "
-                f"known: {sorted(self.default_params)}"
-            )
+            raise ValueError(f"scene {self.name!r}: unknown parameter(s) {sorted(unknown)}; known: {sorted(self.default_params)}")
         self.params: dict[str, Any] = {**self.default_params, **params}
 
     # --- declaration -------------------------------------------------------------------
@@ -199,9 +196,7 @@ class Scene(abc.ABC):
         """(N, D) states at t = 0."""
 
     @abc.abstractmethod
-    def transition(
-        self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def transition(self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One time step under interventions.
 
         Args:

@@ -199,9 +199,7 @@ class BlenderRenderer(Renderer):
             :data:`DEFAULT_RENDER`.
     """
 
-    def __init__(
-        self, meshes: Sequence[Mesh], layout: SceneLayout, resolution: int, render: Mapping[str, Any] | None = None
-    ) -> None:
+    def __init__(self, meshes: Sequence[Mesh], layout: SceneLayout, resolution: int, render: Mapping[str, Any] | None = None) -> None:
         self.layout = layout
         self.resolution = int(resolution)
         self.bpy = bpy = import_bpy()

@@ -163,8 +163,7 @@ class Causal3DIdent(Scene):
         for s in shapes:
             if s not in SHAPES and s not in meshes:
                 raise CrlbenchError(
-                    f"causal3dident: unknown shape {s!r}; built in: {list(SHAPES)}; "
-                    f"or pass an OBJ file with --mesh {s}=PATH"
+                    f"causal3dident: unknown shape {s!r}; built in: {list(SHAPES)}; or pass an OBJ file with --mesh {s}=PATH"
                 )
         self.shapes: list[str] = shapes
         self.meshes: dict[str, str] = meshes
@@ -273,9 +272,7 @@ class Causal3DIdent(Scene):
         d = self.latent_dim
         return self._step(noise[:, d : 2 * d], noise, np.asarray(targets, bool), np.asarray(values, float), None)
 
-    def transition(
-        self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def transition(self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         prev = np.asarray(prev, dtype=np.float64)
         n, d = prev.shape
         noise = np.zeros((n, 2 * d + 2))
@@ -371,7 +368,12 @@ class Causal3DIdent(Scene):
             else:
                 meshes.append(get_mesh(s, self.meshes))
         layout = blender.SceneLayout(
-            pos=[X, Y, Z], rot=[ALPHA, BETA], rot_s=THETA, hue_o=HUE_O, hue_s=HUE_S, hue_b=HUE_B,
+            pos=[X, Y, Z],
+            rot=[ALPHA, BETA],
+            rot_s=THETA,
+            hue_o=HUE_O,
+            hue_s=HUE_S,
+            hue_b=HUE_B,
             shape=SHAPE if self.has_shape else None,
         )
         return blender.BlenderRenderer(meshes, layout, 64 if resolution is None else int(resolution), render)

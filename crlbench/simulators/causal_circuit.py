@@ -278,9 +278,7 @@ class CausalCircuit(Scene):
     def initial_state(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.solve(self.sample_noise(rng, n), np.zeros((n, 4), np.uint8), np.zeros((n, 4)))
 
-    def transition(
-        self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def transition(self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         prev = np.asarray(prev, dtype=np.float64)
         n = len(prev)
         eps = rng.standard_normal((n, 4))

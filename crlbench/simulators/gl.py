@@ -73,9 +73,7 @@ def probe(backend: str, timeout: float = 120.0) -> tuple[bool, str]:
         return False, f"lib{_LIBRARIES[backend]} not found"
     env = {**os.environ, "MUJOCO_GL": backend, "PYOPENGL_PLATFORM": backend}
     try:
-        res = subprocess.run(
-            [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=timeout
-        )
+        res = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, f"timed out after {timeout:.0f} s"
     if res.returncode == 0 and res.stdout.strip().endswith("ok"):

@@ -41,9 +41,7 @@ def single(rng: np.random.Generator, n: int, k: int, *, none: bool = True) -> np
     return out
 
 
-def groups(
-    rng: np.random.Generator, n: int, k: int, *, sets: list[list[int]], none: bool = True
-) -> np.ndarray:
+def groups(rng: np.random.Generator, n: int, k: int, *, sets: list[list[int]], none: bool = True) -> np.ndarray:
     """Uniform over fixed groups of variables intervened together (and 'none').
 
     Args:
@@ -63,9 +61,7 @@ def groups(
 POLICIES: dict[str, Policy] = {"bernoulli": bernoulli, "single": single, "groups": groups}
 
 
-def sample_targets(
-    name: str, rng: np.random.Generator, n: int, k: int, params: Mapping[str, Any] | None = None
-) -> np.ndarray:
+def sample_targets(name: str, rng: np.random.Generator, n: int, k: int, params: Mapping[str, Any] | None = None) -> np.ndarray:
     """Draw (N, K) uint8 targets from the policy registered as ``name``."""
     if name not in POLICIES:
         raise ValueError(f"unknown intervention policy {name!r}; known: {sorted(POLICIES)}")

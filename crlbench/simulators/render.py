@@ -56,9 +56,7 @@ def check_states(scene: Scene, latents: Any) -> np.ndarray:
     except (TypeError, ValueError) as e:
         raise CrlbenchError(f"latents must be numbers: {e}") from None
     if z.ndim != 2 or z.shape[1] != len(names):
-        raise CrlbenchError(
-            f"latents must be (N, {len(names)}): one row per state, columns {', '.join(names)}; got shape {z.shape}"
-        )
+        raise CrlbenchError(f"latents must be (N, {len(names)}): one row per state, columns {', '.join(names)}; got shape {z.shape}")
     bad = ~np.isfinite(z)
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -69,8 +67,7 @@ def check_states(scene: Scene, latents: Any) -> np.ndarray:
     if out.any():
         row, col = np.argwhere(out)[0]
         raise CrlbenchError(
-            f"latents column {col} ({names[col]}) is {z[row, col]:g} in row {row}, outside its range "
-            f"[{lows[col]:g}, {highs[col]:g}]"
+            f"latents column {col} ({names[col]}) is {z[row, col]:g} in row {row}, outside its range [{lows[col]:g}, {highs[col]:g}]"
         )
     fraction = np.array([v.kind == "categorical" for v in per_dim]) & (z != np.round(z))
     if fraction.any():

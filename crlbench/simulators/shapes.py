@@ -148,9 +148,7 @@ def _tube(curve: np.ndarray, radius: float | np.ndarray, closed: bool, sides: in
     normal, binormal = _frames(curve, closed)
     phi = np.linspace(0, 2 * np.pi, sides, endpoint=False)
     r = np.broadcast_to(np.asarray(radius, dtype=np.float64), (len(curve),))[:, None, None]
-    pts = curve[:, None, :] + r * (
-        np.cos(phi)[None, :, None] * normal[:, None, :] + np.sin(phi)[None, :, None] * binormal[:, None, :]
-    )
+    pts = curve[:, None, :] + r * (np.cos(phi)[None, :, None] * normal[:, None, :] + np.sin(phi)[None, :, None] * binormal[:, None, :])
     return _surface(pts, wrap_u=closed, wrap_v=True)
 
 
@@ -310,8 +308,5 @@ def get_mesh(name: str, meshes: dict[str, str] | None = None) -> Mesh:
                 )
         return load_obj(path)
     if name not in SHAPES:
-        raise CrlbenchError(
-            f"unknown shape {name!r}; built-in shapes are {list(SHAPES)}, or pass an OBJ file "
-            f"with --mesh {name}=PATH"
-        )
+        raise CrlbenchError(f"unknown shape {name!r}; built-in shapes are {list(SHAPES)}, or pass an OBJ file with --mesh {name}=PATH")
     return SHAPES[name]()

@@ -170,9 +170,7 @@ class ToySON(Scene):
     def initial_state(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return _matmul(rng.standard_normal((n, self.n)), self._stationary_chol.T)
 
-    def transition(
-        self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def transition(self, prev: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         noise = rng.standard_normal(prev.shape) * self.temporal_noise_std
         values = rng.standard_normal(prev.shape)
         nxt = np.where(np.asarray(targets, dtype=bool), values, _matmul(prev, self.temporal_weights) + noise)

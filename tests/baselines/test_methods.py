@@ -92,7 +92,24 @@ def test_cli_train(toy_pairs_n4, tmp_path, capsys):
     from crlbench.cli import main
 
     out = tmp_path / "cli"
-    rc = main(["train", "--method", "ilcm", "--dataset", str(toy_pairs_n4.path), "--seed", "1", "--out", str(out), "--budget", "20steps", "--no-progress", "--threads", "1"])
+    rc = main(
+        [
+            "train",
+            "--method",
+            "ilcm",
+            "--dataset",
+            str(toy_pairs_n4.path),
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--budget",
+            "20steps",
+            "--no-progress",
+            "--threads",
+            "1",
+        ]
+    )
     assert rc == 0 and (out / "result.json").exists()
     assert "20 steps" in capsys.readouterr().out
     # the run's predictions are what the track's Evaluator scores (dataset seed 2 here)

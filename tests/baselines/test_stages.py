@@ -108,8 +108,7 @@ def test_citris_nf_uses_a_shared_autoencoder(tmp_path):
     m = CitrisNF(device="cpu", loop={"batch_size": 8, "progress": False}, n_latents=6, channels=8)
     seq = _image_sequence(20)
     spec = m.shared_stages(seq, 3)["autoencoder"]
-    stage = load_or_train_stage(spec, dataset_id="seq", dataset_hash="c" * 64, folder=tmp_path,
-                                data=lambda: (m.stage_arrays(seq), None))
+    stage = load_or_train_stage(spec, dataset_id="seq", dataset_hash="c" * 64, folder=tmp_path, data=lambda: (m.stage_arrays(seq), None))
     m.fit(seq, None, 3, 0, workdir=tmp_path / "run", stages={"autoencoder": stage})
     assert m.module.autoencoder is stage.module
     assert not (tmp_path / "run" / "autoencoder").exists()

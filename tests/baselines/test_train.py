@@ -131,7 +131,9 @@ def test_schedules():
 
 
 def test_adamw_and_clipping_run():
-    cfg = LoopConfig(batch_size=16, lr=1e-2, optimizer="adamw", weight_decay=0.1, grad_clip=0.5, schedule="cosine_warmup", warmup=0.2, progress=False)
+    cfg = LoopConfig(
+        batch_size=16, lr=1e-2, optimizer="adamw", weight_decay=0.1, grad_clip=0.5, schedule="cosine_warmup", warmup=0.2, progress=False
+    )
     res = fit_module(Regression(), _data(), _data(50, 1), budget=30, seed=0, config=cfg)
     assert res.log["train"][-1]["grad_norm"] >= 0
 

@@ -50,7 +50,12 @@ def citris_frames(z: np.ndarray, side: int) -> np.ndarray:
     r = ((z[..., 2] + 2) / 4 * (side - side // 4)).astype(int)
     c = ((z[..., 1] + 2) / 4 * (side - side // 4)).astype(int)
     yy, xx = np.arange(side)[:, None], np.arange(side)[None, :]
-    inside = (yy >= r[..., None, None]) & (yy < r[..., None, None] + side // 4) & (xx >= c[..., None, None]) & (xx < c[..., None, None] + side // 4)
+    inside = (
+        (yy >= r[..., None, None])
+        & (yy < r[..., None, None] + side // 4)
+        & (xx >= c[..., None, None])
+        & (xx < c[..., None, None] + side // 4)
+    )
     img = np.where(inside[..., None], obj[..., None, None, :], img)
     alpha = np.ones((*lead, side, side, 1))
     return (np.concatenate([img, alpha], axis=-1) * 255).astype(np.uint8)

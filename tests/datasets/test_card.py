@@ -73,8 +73,11 @@ def test_croissant_is_valid_and_matches_the_file(generated):
     assert {r["name"]: r["num_examples"] for r in records["splits"]} == dict(data.spec.splits)
     names = [v.name for v in data.variables]
     edges = {(r["graph"], r["parent"], r["child"]) for r in records["graph_edges"]}
-    want = {(g, names[i], names[j]) for g, adj in (("temporal", data.graph.temporal), ("instantaneous", data.graph.instantaneous))
-            for i, j in zip(*np.nonzero(adj))}
+    want = {
+        (g, names[i], names[j])
+        for g, adj in (("temporal", data.graph.temporal), ("instantaneous", data.graph.instantaneous))
+        for i, j in zip(*np.nonzero(adj))
+    }
     assert edges == want and edges
     assert data.spec.hash in md.description
 

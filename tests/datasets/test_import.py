@@ -297,8 +297,18 @@ def test_imported_data_trains_and_scores_under_the_tracks_protocol(citris, ilcm,
     noise = np.random.default_rng(0).standard_normal(ds["test_indep"].latents.shape)
     junk = Evaluator(proto, ds).evaluate({"probe_latents": noise}, seed=0)
     assert perfect.metrics["mcc_pearson"] > 0.99 > junk.metrics["mcc_pearson"] + 0.3
-    run = train("citris-vae", ds, 0, tmp_path / "run", budget="2steps", params={"channels": 8, "n_latents": 8},
-                loop={"batch_size": 8}, device="cpu", progress=False, threads=1)
+    run = train(
+        "citris-vae",
+        ds,
+        0,
+        tmp_path / "run",
+        budget="2steps",
+        params={"channels": 8, "n_latents": 8},
+        loop={"batch_size": 8},
+        device="cpu",
+        progress=False,
+        threads=1,
+    )
     assert (run / "result.json").exists() and json.loads((run / "config.json").read_text())["dataset"]["spec_hash"] == ds.spec.hash
 
     pairs = load(ilcm[1])

@@ -71,12 +71,18 @@ def rich_record(method: str, track: str, tier: str, seed: int, k: int = 4, image
     true = np.triu(rng.random((k, k)) < 0.5, 1).astype(int)
     learned = np.where(rng.random((k, k)) < 0.8 * quality, true, 1 - true) * (1 - np.eye(k, dtype=int))
     artifacts: dict[str, Any] = {
-        "r2_matrix": r2.tolist(), "r2_matrix_rows": ["none", *names], "variables": names,
-        "graph_true": true.tolist(), "graph_learned": learned.tolist(),
+        "r2_matrix": r2.tolist(),
+        "r2_matrix_rows": ["none", *names],
+        "variables": names,
+        "graph_true": true.tolist(),
+        "graph_learned": learned.tolist(),
     }
     metrics = {
-        "r2_diag": float(np.mean(np.diag(r2[1:]))), "r2_sep": float(r2[1:].max(0).mean() * 0.3),
-        "mcc": quality - 0.05, "dci_disentanglement": quality * 0.9, "shd": float(np.abs(true - learned).sum()),
+        "r2_diag": float(np.mean(np.diag(r2[1:]))),
+        "r2_sep": float(r2[1:].max(0).mean() * 0.3),
+        "mcc": quality - 0.05,
+        "dci_disentanglement": quality * 0.9,
+        "shd": float(np.abs(true - learned).sum()),
     }
     if "pairs" in track:
         metrics["intervention_accuracy"] = quality
@@ -84,13 +90,20 @@ def rich_record(method: str, track: str, tier: str, seed: int, k: int = 4, image
         metrics["triplet_error"] = 1 - quality
         artifacts["triplet_examples"] = rng.integers(0, 256, (2, 4, image, image, 3)).tolist()
         artifacts["triplet_examples_panels"] = ["first", "second", "decoded", "true third"]
-    return ResultRecord.from_dict(record_dict(
-        method, track, tier, seed, metrics=metrics,
-        per_variable={"r2_diag": dict(zip(names, np.diag(r2[1:]).tolist()))},
-        assignment="post-hoc" if method == "beta-vae" else "learned",
-        n_parameters=10_000 + 17 * len(method), wall_time_s=float(30 + 10 * seed),
-        artifacts=artifacts,
-    ))
+    return ResultRecord.from_dict(
+        record_dict(
+            method,
+            track,
+            tier,
+            seed,
+            metrics=metrics,
+            per_variable={"r2_diag": dict(zip(names, np.diag(r2[1:]).tolist()))},
+            assignment="post-hoc" if method == "beta-vae" else "learned",
+            n_parameters=10_000 + 17 * len(method),
+            wall_time_s=float(30 + 10 * seed),
+            artifacts=artifacts,
+        )
+    )
 
 
 def write_smoke_results(root: Path, tracks=TRACKS, methods=METHODS, seeds=(0, 1), image: int = 16) -> list[Path]:

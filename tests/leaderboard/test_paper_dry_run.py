@@ -14,8 +14,22 @@ from crlbench.leaderboard.records import load_record, load_records
 from crlbench.leaderboard.table import aggregate
 
 #: Fields a dry run keeps from the paper protocol (all but tier, budget and the splits).
-KEPT = ("track", "size", "seeds", "batch_size", "dataset_params", "dataset_seed", "latent_dim", "probe",
-        "dci_regressor", "device", "resolution", "baseline_params", "graphs", "dataset")
+KEPT = (
+    "track",
+    "size",
+    "seeds",
+    "batch_size",
+    "dataset_params",
+    "dataset_seed",
+    "latent_dim",
+    "probe",
+    "dci_regressor",
+    "device",
+    "resolution",
+    "baseline_params",
+    "graphs",
+    "dataset",
+)
 
 
 @pytest.mark.parametrize("track", sorted(t for t, tier in PROTOCOLS if tier == "paper"))
@@ -44,8 +58,7 @@ def _check_records(report, track, methods, graphs):
 def test_paper_dry_run_runs_every_method(track, tmp_path):
     paper = protocol(track, "paper")
     graphs = list(paper.graphs[:1]) or [None]
-    report = dry_run_sweep(track, results=tmp_path / "dry", root=tmp_path / "data", seeds=[0],
-                           graphs=None if graphs == [None] else graphs)
+    report = dry_run_sweep(track, results=tmp_path / "dry", root=tmp_path / "data", seeds=[0], graphs=None if graphs == [None] else graphs)
     records = _check_records(report, track, paper.methods, graphs)
     # Without a GPU the record names the fallback from the paper tier's cuda.
     import torch

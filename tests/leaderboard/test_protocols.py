@@ -104,8 +104,14 @@ def test_hash_covers_what_a_comparison_depends_on_not_what_a_table_shows():
     from dataclasses import replace
 
     p = protocol("toy-son-pairs-v1")
-    for change in ({"seeds": (0,)}, {"budget": "1ep"}, {"probe": "mlp"}, {"dataset_seed": 1}, {"batch_size": 32},
-                   {"baseline_params": {"ilcm": {"hidden": [8]}}}):
+    for change in (
+        {"seeds": (0,)},
+        {"budget": "1ep"},
+        {"probe": "mlp"},
+        {"dataset_seed": 1},
+        {"batch_size": 32},
+        {"baseline_params": {"ilcm": {"hidden": [8]}}},
+    ):
         assert replace(p, **change).hash != p.hash, change
     assert "metrics" not in p.to_dict() and "methods" not in p.to_dict()
     assert p.metrics and p.methods  # read from the metric and method tables

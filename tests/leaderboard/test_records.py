@@ -33,7 +33,9 @@ def test_round_trip(tmp_path):
     assert json.loads(path.read_text()) == rec.to_dict()
     # one line per artifact, however large: images stay small on disk
     lines = path.read_text().splitlines()
-    assert [line.split(":")[0].strip() for line in lines if line.startswith('    "')][-len(rec.artifacts):] == [f'"{k}"' for k in rec.artifacts]
+    assert [line.split(":")[0].strip() for line in lines if line.startswith('    "')][-len(rec.artifacts) :] == [
+        f'"{k}"' for k in rec.artifacts
+    ]
     assert len(lines) < 100
 
 

@@ -30,9 +30,7 @@ EVIL_SCRIPT = "<script>document.title='PWNED'</script>"
 EVIL_IMG = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','1')\">"
 EVIL_TRACK = "zz-track<script>document.title='PWNED2'</script>"
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium)"
-)
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +39,7 @@ def site(tmp_path_factory) -> tuple[Path, object]:
     root = tmp_path_factory.mktemp("lb")
     write_smoke_results(root / "results", tracks=("toy-son-pairs-v1", "toy-son-triplets-v1"), image=12)
     evil = [
-        rich_record("identity", "toy-son-pairs-v1", "smoke", 0).to_dict()
-        | {"method": EVIL_SCRIPT, "dataset_id": "toy-son-pairs-v1"},
+        rich_record("identity", "toy-son-pairs-v1", "smoke", 0).to_dict() | {"method": EVIL_SCRIPT, "dataset_id": "toy-son-pairs-v1"},
         record_dict(EVIL_IMG, "toy-son-pairs-v1", "paper", 0, deviations=[f"ran {EVIL_SCRIPT} for 2 epochs"]),
         record_dict("dollar $x^2$ method", EVIL_TRACK, "smoke", 0, dataset_id=f"ds-{EVIL_IMG}"),
     ]
@@ -56,9 +53,19 @@ def site(tmp_path_factory) -> tuple[Path, object]:
 def chromium(*args: str, url: Path, tmp: Path, timeout: float = 60) -> str:
     profile = tmp / "chromium-profile"
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--virtual-time-budget=3000", *args, url.as_uri(),
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=3000",
+        *args,
+        url.as_uri(),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -74,7 +81,7 @@ def test_site_files_and_content(site):
     # per-variable heatmaps (3 tracks), graphs (2), triplet images (5 methods), dataset samples
     assert page.count('src="data:image/png;base64,') == 3 + 2 + 5 + 1
     assert page.count('<table class="r2">') == 11  # 10 methods + the hostile copy of identity
-    assert 'Triplet examples of <b>citris-nf</b> (seed 0); columns: first, second, decoded, true third' in page
+    assert "Triplet examples of <b>citris-nf</b> (seed 0); columns: first, second, decoded, true third" in page
     assert 'id="dataset-0"' in page and "Observations of the first 6 samples of <b>toy-son-pairs-v1</b>" in page
     # marks: smoke rows of a track with a paper record are "other tier"; post-hoc; deviations
     # pairs has a paper record, so its main tier is paper and its smoke rows are "other tier"

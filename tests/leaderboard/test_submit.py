@@ -65,8 +65,14 @@ def test_make_and_load_a_complete_submission(tmp_path):
     sub = make_submission(results, tmp_path / "sub", method="mine", code=CODE, paper=PAPER, external_data=False, name="My method")
     meta = json.loads((tmp_path / "sub" / META_FILE).read_text())
     assert meta == {
-        "method": "mine", "version": "1.0", "code": CODE, "paper": PAPER, "n_parameters": 1000, "external_data": False,
-        "name": "My method", "crlbench_version": meta["crlbench_version"],
+        "method": "mine",
+        "version": "1.0",
+        "code": CODE,
+        "paper": PAPER,
+        "n_parameters": 1000,
+        "external_data": False,
+        "name": "My method",
+        "crlbench_version": meta["crlbench_version"],
         "entries": [{"track": TRACK, "tier": "smoke", "seeds": [0, 1, 2]}],
     }
     files = sorted(p.relative_to(tmp_path / "sub").as_posix() for p in (tmp_path / "sub").rglob("*.json"))
@@ -93,8 +99,11 @@ def test_incomplete_submission_is_refused_with_the_fix(tmp_path, seeds, tier, mi
 
 def test_a_graph_without_records_is_refused_with_the_fix(tmp_path):
     write_records(tmp_path / "results", "mine", (0, 1, 2), tier="cpu")  # graph 0 only, of graphs 0, 1, 2
-    with pytest.raises(SubmissionError, match=rf"mine on {TRACK} \(cpu\), graph 1: seeds \[0, 1, 2\] are missing.*"
-                                              rf"--tier cpu --graph 1 --method mine --seed 0 --seed 1 --seed 2$"):
+    with pytest.raises(
+        SubmissionError,
+        match=rf"mine on {TRACK} \(cpu\), graph 1: seeds \[0, 1, 2\] are missing.*"
+        rf"--tier cpu --graph 1 --method mine --seed 0 --seed 1 --seed 2$",
+    ):
         make_submission(tmp_path / "results", tmp_path / "sub", method="mine", code=CODE, external_data=False)
 
 
@@ -150,8 +159,7 @@ def test_a_tampered_submission_is_refused(tmp_path):
 def test_merge_marks_origin_and_refuses_a_name_clash(tmp_path):
     official = [ResultRecord.from_dict(record_dict("ilcm", TRACK, "smoke", s)) for s in (0, 1)]
     write_records(tmp_path / "results", "mine", (0, 1, 2))
-    sub = make_submission(tmp_path / "results", tmp_path / "sub", method="mine", code=CODE, external_data=True,
-                          name="My | method")
+    sub = make_submission(tmp_path / "results", tmp_path / "sub", method="mine", code=CODE, external_data=True, name="My | method")
     records, submitted = merge(official, [load_submission(sub.path)])
     df = aggregate(records, submitted=submitted).set_index("method")
     assert df["origin"].to_dict() == {"ilcm": "official", "My | method": "submitted"}
@@ -174,13 +182,39 @@ def board(tmp_path_factory) -> Path:
     for m in ("ilcm", "beta-vae"):
         write_records(root / "official", m, (0, 1))
     write_records(root / "mine", "<b>mine</b>", (0, 1, 2))
-    argv = ["submit", str(root / "mine"), "--method", "<b>mine</b>", "--out", str(root / "sub"), "--code", CODE + "?a=1&b=<2>",
-            "--paper", PAPER, "--external-data", "no"]
+    argv = [
+        "submit",
+        str(root / "mine"),
+        "--method",
+        "<b>mine</b>",
+        "--out",
+        str(root / "sub"),
+        "--code",
+        CODE + "?a=1&b=<2>",
+        "--paper",
+        PAPER,
+        "--external-data",
+        "no",
+    ]
     assert cli(argv) == 0
     assert cli(["submit", "--check", str(root / "sub")]) == 0
     data = generate(tiny_spec(TRACK), root / "data", progress=False)  # its samples: one more in-page link
-    assert cli(["leaderboard", "build", str(root / "official"), "--submitted", str(root / "sub"), "--out", str(root / "site"),
-                "--dataset", f"{TRACK}={data}"]) == 0
+    assert (
+        cli(
+            [
+                "leaderboard",
+                "build",
+                str(root / "official"),
+                "--submitted",
+                str(root / "sub"),
+                "--out",
+                str(root / "site"),
+                "--dataset",
+                f"{TRACK}={data}",
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -199,14 +233,18 @@ def test_cli_submit_and_build_show_the_submitted_row(board, capsys):
 
 def test_cli_refuses_incomplete_or_missing_input(board, tmp_path, capsys):
     capsys.readouterr()
-    assert cli(["submit", str(board / "official"), "--method", "ilcm", "--out", str(tmp_path / "s"), "--code", CODE,
-                "--external-data", "no"]) == 2
+    assert (
+        cli(["submit", str(board / "official"), "--method", "ilcm", "--out", str(tmp_path / "s"), "--code", CODE, "--external-data", "no"])
+        == 2
+    )
     assert "seeds [2] are missing" in capsys.readouterr().err
     assert cli(["submit", str(board / "mine"), "--method", "<b>mine</b>"]) == 2
     assert "missing --out, --code, --external-data" in capsys.readouterr().err
     assert cli(["submit", str(board / "mine"), "--method", "x", "--out", "o", "--code", CODE, "--external-data", "maybe"]) == 2
     assert "answer yes or no, got 'maybe'" in capsys.readouterr().err
-    assert cli(["leaderboard", "build", str(board / "official"), "--submitted", str(board / "official"), "--out", str(tmp_path / "site")]) == 2
+    assert (
+        cli(["leaderboard", "build", str(board / "official"), "--submitted", str(board / "official"), "--out", str(tmp_path / "site")]) == 2
+    )
     assert "not a submission (no submission.json)" in capsys.readouterr().err
     assert not (tmp_path / "site" / "index.html").exists()
 

@@ -60,20 +60,19 @@ def test_flags(known):
 def test_main_tier_is_paper_when_present_and_overridable():
     rs = [rec("A", 0, {"mcc": 0.5}), rec("A", 0, {"mcc": 0.9}, tier="paper"), rec("B", 0, {"mcc": 0.1})]
     df = aggregate(rs)
-    assert list(zip(df["method"], df["tier"], df["other_tier"])) == [
-        ("A", "paper", False), ("A", "smoke", True), ("B", "smoke", True)
-    ]
+    assert list(zip(df["method"], df["tier"], df["other_tier"])) == [("A", "paper", False), ("A", "smoke", True), ("B", "smoke", True)]
     df = aggregate(rs, main_tier={T: "smoke"})
-    assert list(zip(df["method"], df["tier"], df["other_tier"])) == [
-        ("A", "smoke", False), ("B", "smoke", False), ("A", "paper", True)
-    ]
+    assert list(zip(df["method"], df["tier"], df["other_tier"])) == [("A", "smoke", False), ("B", "smoke", False), ("A", "paper", True)]
     assert aggregate(rs, main_tier=lambda track: "smoke").equals(df)
 
 
 def test_records_of_different_tiers_never_share_a_row():
     # the same method, seeds and numbers on all three tiers: three rows, never one of 9 seeds
-    rs = [rec("A", s, {"mcc": 0.1 * s + i}, tier=tier, track="causal-circuit-tris-v1")
-          for i, tier in enumerate(("smoke", "cpu", "paper")) for s in (0, 1, 2)]
+    rs = [
+        rec("A", s, {"mcc": 0.1 * s + i}, tier=tier, track="causal-circuit-tris-v1")
+        for i, tier in enumerate(("smoke", "cpu", "paper"))
+        for s in (0, 1, 2)
+    ]
     df = aggregate(rs)
     assert sorted(df["tier"]) == ["cpu", "paper", "smoke"] and set(df["n_seeds"]) == {3}
     assert list(df["tier"]) == ["paper", "cpu", "smoke"]  # the main tier (largest with records) first
@@ -166,6 +165,4 @@ def test_helpers():
     assert format_mean_std(0.85, math.nan) == "0.850 ± n/a"
     assert format_mean_std(math.nan, math.nan) == ""
     assert format_mean_std(1234.5, 10.25) == "1234 ± 10.250"
-    assert [lower_is_better(m) for m in ("r2_diag", "r2_sep", "shd", "triplet_error", "mcc")] == [
-        False, True, True, True, False
-    ]
+    assert [lower_is_better(m) for m in ("r2_diag", "r2_sep", "shd", "triplet_error", "mcc")] == [False, True, True, True, False]

@@ -75,16 +75,41 @@ TABLE: dict[str, tuple[Callable[..., Any], tuple[str, ...], dict[str, Any]]] = {
 
 #: argument name -> a good value
 GOOD: dict[str, np.ndarray] = {
-    "y_true": Y, "y_pred": Y + 0.01, "y_pred_true_image": Y, "predictions": np.stack([Y] * 5),
-    "latents": Z, "matrix": R2, "importances": IMPORTANCES, "true": GRAPH, "learned": GRAPH,
-    "scores": R2[1:], "assignment": A, "targets_true": LABELS, "targets_pred": LABELS,
+    "y_true": Y,
+    "y_pred": Y + 0.01,
+    "y_pred_true_image": Y,
+    "predictions": np.stack([Y] * 5),
+    "latents": Z,
+    "matrix": R2,
+    "importances": IMPORTANCES,
+    "true": GRAPH,
+    "learned": GRAPH,
+    "scores": R2[1:],
+    "assignment": A,
+    "targets_true": LABELS,
+    "targets_pred": LABELS,
 }
 
 #: metrics of arrays (no probes, no torch): these are also called with good input here
-NOT_FITTED = ("typed_r2_score", "r2_matrix", "diag_score", "sep_error", "correlation_matrix", "disentanglement_score",
-              "completeness_score", "shd_error", "edge_precision_score", "edge_recall_score", "match_dims",
-              "match_variables", "hard_groups", "triplet_error", "triplet_scores", "intervention_accuracy_score",
-              "match_intervention_labels")
+NOT_FITTED = (
+    "typed_r2_score",
+    "r2_matrix",
+    "diag_score",
+    "sep_error",
+    "correlation_matrix",
+    "disentanglement_score",
+    "completeness_score",
+    "shd_error",
+    "edge_precision_score",
+    "edge_recall_score",
+    "match_dims",
+    "match_variables",
+    "hard_groups",
+    "triplet_error",
+    "triplet_scores",
+    "intervention_accuracy_score",
+    "match_intervention_labels",
+)
 
 
 def _nan(a: np.ndarray) -> np.ndarray:
@@ -143,8 +168,9 @@ def test_empty_importances_are_refused():
 
 def test_graphs_of_another_size_than_the_variables_are_refused():
     with pytest.raises(CrlbenchError, match=r"true_graph must be a square \(K=4, K=4\)"):
-        M.evaluate_latents(Y, Z, variables=MIXED, probe="linear", dci_regressor="gbt_fast",
-                           true_graph=np.zeros((2, 2)), learned_graph=np.zeros((2, 2)))
+        M.evaluate_latents(
+            Y, Z, variables=MIXED, probe="linear", dci_regressor="gbt_fast", true_graph=np.zeros((2, 2)), learned_graph=np.zeros((2, 2))
+        )
 
 
 def test_one_sample_is_refused():

@@ -53,9 +53,7 @@ CORES = {
     "typed_r2": lambda idx: M.typed_r2_score(Y[idx], PRED[idx], variables=MIXED, multioutput="raw_values"),
     "spearman_matrix": lambda idx: M.spearman_matrix(Y[idx], PRED[idx][None], variables=MIXED),
     "triplet": lambda idx: M.triplet_error(Y[idx], PRED[idx], variables=MIXED),
-    "intervention": lambda idx: M.intervention_accuracy_score(
-        Y[idx, 3].astype(int), PRED[idx, 3].astype(int)
-    ),
+    "intervention": lambda idx: M.intervention_accuracy_score(Y[idx, 3].astype(int), PRED[idx, 3].astype(int)),
     "correlation": lambda idx: M.correlation_matrix(Y[idx], Z[idx], method="spearman"),
 }
 

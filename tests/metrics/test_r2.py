@@ -73,9 +73,7 @@ def test_per_variable_is_mean_over_dims(rng, mixed):
     per_var = typed_r2_score(y, p, variables=mixed, multioutput="per_variable")
     assert raw.shape == (5,) and per_var.shape == (4,)
     assert per_var[0] == pytest.approx(raw[:2].mean())
-    assert typed_r2_score(y, p, variables=mixed, multioutput="uniform_average") == pytest.approx(
-        per_var.mean()
-    )
+    assert typed_r2_score(y, p, variables=mixed, multioutput="uniform_average") == pytest.approx(per_var.mean())
 
 
 def test_diag_and_sep_known_matrix():
@@ -178,8 +176,7 @@ def test_citris_split_is_torch_random_split_seed_42(rng, mixed):
     n = 301
     y = sample_truth(rng, n, mixed)
     z = _identity_latents(y, rng)
-    out = fit_probe_predictions(y, z, variables=mixed, assignment=identity_assignment(mixed, 2),
-                                probe=CITRISProbe(epochs=1), seed=7)
+    out = fit_probe_predictions(y, z, variables=mixed, assignment=identity_assignment(mixed, 2), probe=CITRISProbe(epochs=1), seed=7)
     _, test = torch.utils.data.random_split(range(n), [n // 2, n - n // 2], generator=torch.Generator().manual_seed(42))
     np.testing.assert_array_equal(out.score_index, np.sort(np.asarray(test.indices)))
 

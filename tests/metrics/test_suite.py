@@ -17,9 +17,7 @@ def test_identity_encoder_suite():
     a[[0, 1, 2], [1, 2, 3]] = 1
     a[[3, 4], 0] = 1
     g = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]])
-    r = evaluate_latents(
-        y, z, assignment=a, probe="kernel", dci_regressor="gbt_fast", true_graph=g, learned_graph=g
-    )
+    r = evaluate_latents(y, z, assignment=a, probe="kernel", dci_regressor="gbt_fast", true_graph=g, learned_graph=g)
     assert r["r2_diag"] > 0.99 and abs(r["r2_sep"]) < 0.03
     assert r["mcc_pearson"] == pytest.approx(1.0) and r["mcc_spearman"] == pytest.approx(1.0)
     assert r["dci_disentanglement"] > 0.95 and r["dci_completeness"] > 0.95

@@ -239,9 +239,9 @@ def test_teapot_is_newells_and_obj_round_trips(tmp_path):
     v, f = shapes.teapot(4)
     assert len(f) > 400
     path = tmp_path / "pot.obj"
-    path.write_text("".join(f"v {a} {b} {c}\n" for a, b, c in v) + "".join(
-        "f " + " ".join(f"{i + 1}/1/1" for i in face) + "\n" for face in f
-    ))
+    path.write_text(
+        "".join(f"v {a} {b} {c}\n" for a, b, c in v) + "".join("f " + " ".join(f"{i + 1}/1/1" for i in face) + "\n" for face in f)
+    )
     v2, f2 = shapes.load_obj(path)
     np.testing.assert_allclose(v2, shapes.normalize(v), atol=1e-9)
     assert f2 == f

@@ -66,14 +66,22 @@ FORMATS: dict[str, ReleaseFormat] = {
     f.name: f
     for f in (
         ReleaseFormat(
-            "citris-causal3dident", "causal3dident", "sequences", "citris",
+            "citris-causal3dident",
+            "causal3dident",
+            "sequences",
+            "citris",
             "CITRIS' Temporal Causal3DIdent: {train,val,test,test_indep,test_triplets}.npz, 64x64 RGBA",
-            citris.read, citris.KEYS,
+            citris.read,
+            citris.KEYS,
         ),
         ReleaseFormat(
-            "ilcm-causalcircuit", "causal-circuit", "pairs", "ilcm",
+            "ilcm-causalcircuit",
+            "causal-circuit",
+            "pairs",
+            "ilcm",
             "ILCM's CausalCircuit: train-0..9.npz, val.npz, test.npz of JPEG image pairs, 512x512",
-            ilcm.read, ilcm.KEYS,
+            ilcm.read,
+            ilcm.KEYS,
         ),
     )
 }
@@ -172,9 +180,10 @@ def _write(path: Path, spec: DatasetSpec, plan: Plan, side: int, source_info: di
     total = sum(int(np.prod(s.prefix)) for s in plan.splits.values())
     versions = storage.versions_of("numpy", "h5py", "pillow")
     sc = plan.scene
-    with storage.Writer(path, spec, sc.variables, sc.graph, sc.structure(), versions) as w, tqdm(
-        total=total, unit="frame", desc=spec.dataset_id, disable=not progress
-    ) as bar:
+    with (
+        storage.Writer(path, spec, sc.variables, sc.graph, sc.structure(), versions) as w,
+        tqdm(total=total, unit="frame", desc=spec.dataset_id, disable=not progress) as bar,
+    ):
         w.f.attrs[SOURCE_ATTR] = json.dumps(source_info, sort_keys=True)
         for name, split in plan.splits.items():
             for key, a in split.arrays.items():

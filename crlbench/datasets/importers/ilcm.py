@@ -36,7 +36,9 @@ def _find(source: Path) -> dict[str, list[Path]]:
     shards = {int(m.group(1)): p for p in source.glob("train-*.npz") if (m := re.fullmatch(r"train-(\d+)\.npz", p.name))}
     missing = sorted(set(range(max(shards, default=-1) + 1)) - set(shards))
     if missing:
-        raise CrlbenchError(f"{source}: train-{missing[0]}.npz is missing (found shards {sorted(shards)}); a release's shards run from train-0.npz on")
+        raise CrlbenchError(
+            f"{source}: train-{missing[0]}.npz is missing (found shards {sorted(shards)}); a release's shards run from train-0.npz on"
+        )
     train = [shards[i] for i in sorted(shards)] or [source / "train.npz"]
     found = {"train": train, "val": [source / "val.npz"], "test": [source / "test.npz"]}
     for split, paths in found.items():
