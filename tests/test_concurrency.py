@@ -29,7 +29,7 @@ from crlbench.datasets import storage
 from crlbench.datasets.build import generate, output_path
 from crlbench.datasets.verify import verify
 from crlbench.errors import CrlbenchError, DataFileError, OutputExistsError
-from crlbench.leaderboard.protocols import expected_dataset_hash
+from crlbench.leaderboard.protocols import expected_dataset_hash, protocol
 from crlbench.leaderboard.records import load_records
 from crlbench.leaderboard.report import build_site
 from crlbench.leaderboard.runner import ensure_dataset, record_file, run_dir, sweep
@@ -160,7 +160,7 @@ def python(code: str, *argv: str) -> subprocess.Popen:
 def test_two_sweeps_on_one_results_folder_while_the_leaderboard_is_built(tmp_path):
     """Sweep A (another process) and sweep B (this one) on one folder, B started while A
     trains a run; meanwhile a thread builds the leaderboard from that folder over and over."""
-    proto = eval(FAST)
+    proto = eval(FAST, {"replace": replace, "protocol": protocol})  # the protocol the other sweep runs
     data, results = tmp_path / "data", tmp_path / "results"
     ensure_dataset(proto, data)
     method = "tests.test_concurrency:SlowPCA"
