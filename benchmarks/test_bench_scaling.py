@@ -9,7 +9,7 @@ Per case, ``extra_info`` holds the wall-clock ``frames_per_s`` (best of the roun
 start-up time of the workers (best of as many 2-frame runs), ``render_frames_per_s``
 (frames per second once started: start-up subtracted), the CPU milliseconds per frame of
 this process and its children (start-up included; robust to other jobs' load) and, for 2
-workers, ``ratio`` and ``render_ratio`` against 1 worker measured in the same session. Run with
+workers, ``ratio`` and ``render_ratio`` against 1 worker measured in the same pytest run. Run with
 ``pytest benchmarks/test_bench_scaling.py --benchmark-enable``; figures in docs/benchmarks.md.
 """
 
