@@ -1,4 +1,4 @@
-"""``crlbench`` command line: ls | info | generate | verify | train | tracks | evaluate | sweep | leaderboard.
+"""The ``crlbench`` command line (`crlbench --help` lists the subcommands).
 
 Every subcommand is a pair (arguments, action) in :data:`COMMANDS`. Bad input raises
 :class:`~crlbench.errors.CrlbenchError`, printed as one line with exit code 2.
