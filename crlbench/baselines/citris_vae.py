@@ -24,8 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from crlbench.baselines.flows import citris_flow
-from crlbench.baselines.loop import LoopConfig
-from crlbench.baselines.sequence_method import SequenceMethod, SequenceVAEModule
+from crlbench.baselines.sequence_method import SequenceVAE, SequenceVAEModule, vae_body_defaults
 from crlbench.baselines.transition_prior import TargetClassifier, TransitionPrior, gaussian_log_prob, marginalise
 
 __all__ = ["CitrisVAE", "CitrisVAEModule"]
@@ -98,7 +97,7 @@ class CitrisVAEModule(SequenceVAEModule):
         return loss, {**logs, "usage": float(usage.detach())}
 
 
-class CitrisVAE(SequenceMethod):
+class CitrisVAE(SequenceVAE):
     """CITRIS-VAE on TRIS sequences.
 
     Hyperparameters: ``n_latents`` (None: K for vectors, 32 for images), ``beta`` (1.0),
@@ -112,8 +111,6 @@ class CitrisVAE(SequenceMethod):
     """
 
     name: ClassVar[str] = "citris-vae"
-    default_loop: ClassVar[LoopConfig] = LoopConfig(batch_size=512, lr=1e-3, optimizer="adamw", schedule="cosine_warmup", warmup=0.05)
-    default_budget: ClassVar[str] = "200ep"
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -126,10 +123,7 @@ class CitrisVAE(SequenceMethod):
             "tau": 1.0,
             "logit_scale": 10.0,
             "usage_weight": 1.0,
-            "hidden": [64, 64],
-            "channels": 64,
-            "min_recon_var": 1e-4,
-            "max_recon_var": 1e-2,
+            **vae_body_defaults(),
         }
 
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
@@ -145,10 +139,7 @@ class CitrisVAE(SequenceMethod):
             tau=float(h["tau"]),
             logit_scale=float(h["logit_scale"]),
             usage_weight=float(h["usage_weight"]),
-            hidden=tuple(h["hidden"]),
-            channels=int(h["channels"]),
-            min_recon_var=float(h["min_recon_var"]),
-            max_recon_var=float(h["max_recon_var"]),
+            **self.body_kwargs(),
         )
 
     def assignment(self) -> np.ndarray:
@@ -156,7 +147,3 @@ class CitrisVAE(SequenceMethod):
         mod = self._check_ready()
         with torch.no_grad():
             return mod.prior.assignment_probs().cpu().numpy().astype(np.float64)  # type: ignore[union-attr,operator]
-
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """Latents ``(N, M)`` (prior space) -> frames in the dataset's layout."""
-        return self._decode(z)

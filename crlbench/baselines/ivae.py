@@ -15,9 +15,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from crlbench.baselines.loop import LoopConfig
 from crlbench.baselines.nn import mlp
-from crlbench.baselines.sequence_method import SequenceMethod, SequenceVAEModule
+from crlbench.baselines.sequence_method import SequenceVAE, SequenceVAEModule, vae_body_defaults
 from crlbench.baselines.transition_prior import gaussian_kl
 
 __all__ = ["IVAE", "IVAEModule"]
@@ -50,25 +49,15 @@ class IVAEModule(SequenceVAEModule):
         return loss, {"recon": float(rec.mean().detach()), "kl": float(kl.mean().detach())}
 
 
-class IVAE(SequenceMethod):
+class IVAE(SequenceVAE):
     """iVAE reference; hyperparameters ``n_latents``, ``beta`` (1.0), ``prior_hidden``,
     ``hidden``, ``channels``, ``min_recon_var``, ``max_recon_var``. Same loop settings as CITRIS-VAE."""
 
     name: ClassVar[str] = "ivae"
-    default_loop: ClassVar[LoopConfig] = LoopConfig(batch_size=512, lr=1e-3, optimizer="adamw", schedule="cosine_warmup", warmup=0.05)
-    default_budget: ClassVar[str] = "200ep"
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {
-            "n_latents": None,
-            "beta": 1.0,
-            "prior_hidden": [64, 64],
-            "hidden": [64, 64],
-            "channels": 64,
-            "min_recon_var": 1e-4,
-            "max_recon_var": 1e-2,
-        }
+        return {"n_latents": None, "beta": 1.0, "prior_hidden": [64, 64], **vae_body_defaults()}
 
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
         h = self.hparams
@@ -78,12 +67,5 @@ class IVAE(SequenceMethod):
             n_vars,
             beta=float(h["beta"]),
             prior_hidden=tuple(h["prior_hidden"]),
-            hidden=tuple(h["hidden"]),
-            channels=int(h["channels"]),
-            min_recon_var=float(h["min_recon_var"]),
-            max_recon_var=float(h["max_recon_var"]),
+            **self.body_kwargs(),
         )
-
-    def decode(self, z: Any) -> Any:
-        """Latents ``(N, M)`` -> frames in the dataset's layout."""
-        return self._decode(z)

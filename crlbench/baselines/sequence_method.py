@@ -19,13 +19,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from crlbench.baselines.loop import LoopConfig
 from crlbench.baselines.torch_method import TorchMethod, torch_layout
 from crlbench.datasets.torch_adapter import from_tensor
 from crlbench.errors import CrlbenchError
 
 __all__ = [
     "SequenceMethod",
+    "SequenceVAE",
     "SequenceVAEModule",
+    "vae_body_defaults",
     "FrameWindows",
     "check_sequence",
     "window_arrays",
@@ -126,6 +129,11 @@ def calibrated_log_likelihood(x: Tensor, x_hat: Tensor, *, min_var: float = 1e-4
     var = var.detach().clamp(min_var, max_var)
     ll = -0.5 * se / var - 0.5 * var.log() - 0.5 * math.log(2 * math.pi)
     return ll.flatten(1).sum(-1)
+
+
+def vae_body_defaults() -> dict[str, Any]:
+    """Hyperparameters of the frame VAE body (:class:`SequenceVAEModule`) and their defaults (a new dict)."""
+    return {"hidden": [64, 64], "channels": 64, "min_recon_var": 1e-4, "max_recon_var": 1e-2}
 
 
 class SequenceVAEModule(nn.Module):
@@ -243,3 +251,26 @@ class SequenceMethod(TorchMethod):
             for s in range(0, len(z), b):
                 outs.append(from_tensor(mod.decode_latents(torch.as_tensor(z[s : s + b], device=self.device))))  # type: ignore[operator]
         return np.concatenate(outs)
+
+
+class SequenceVAE(SequenceMethod):
+    """Base of the VAE sequence baselines (CITRIS-VAE, iVAE, SlowVAE): the reference's loop
+    (AdamW, lr 1e-3, cosine schedule with 5% warmup, batch 512) and budget, the body's
+    hyperparameters (:func:`vae_body_defaults`, listed after each method's own) and decoding."""
+
+    default_loop: ClassVar[LoopConfig] = LoopConfig(batch_size=512, lr=1e-3, optimizer="adamw", schedule="cosine_warmup", warmup=0.05)
+    default_budget: ClassVar[str] = "200ep"
+
+    def body_kwargs(self) -> dict[str, Any]:
+        """The :class:`SequenceVAEModule` keyword arguments in :attr:`hparams`."""
+        h = self.hparams
+        return {
+            "hidden": tuple(h["hidden"]),
+            "channels": int(h["channels"]),
+            "min_recon_var": float(h["min_recon_var"]),
+            "max_recon_var": float(h["max_recon_var"]),
+        }
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Latents ``(N, M)`` -> frames in the dataset's layout."""
+        return self._decode(z)

@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from crlbench.baselines.loop import LoopConfig
-from crlbench.baselines.sequence_method import SequenceMethod, SequenceVAEModule
+from crlbench.baselines.sequence_method import SequenceVAE, SequenceVAEModule, vae_body_defaults
 from crlbench.baselines.transition_prior import gaussian_log_prob
 
 __all__ = ["SlowVAE", "SlowVAEModule"]
@@ -46,26 +45,15 @@ class SlowVAEModule(SequenceVAEModule):
         }
 
 
-class SlowVAE(SequenceMethod):
+class SlowVAE(SequenceVAE):
     """SlowVAE reference; hyperparameters ``n_latents``, ``beta`` (1.0), ``gamma`` (10.0),
     ``rate`` (6.0), ``hidden``, ``channels``, ``min_recon_var``, ``max_recon_var``. Same loop as CITRIS-VAE."""
 
     name: ClassVar[str] = "slowvae"
-    default_loop: ClassVar[LoopConfig] = LoopConfig(batch_size=512, lr=1e-3, optimizer="adamw", schedule="cosine_warmup", warmup=0.05)
-    default_budget: ClassVar[str] = "200ep"
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {
-            "n_latents": None,
-            "beta": 1.0,
-            "gamma": 10.0,
-            "rate": 6.0,
-            "hidden": [64, 64],
-            "channels": 64,
-            "min_recon_var": 1e-4,
-            "max_recon_var": 1e-2,
-        }
+        return {"n_latents": None, "beta": 1.0, "gamma": 10.0, "rate": 6.0, **vae_body_defaults()}
 
     def build(self, obs_shape: tuple[int, ...], n_vars: int) -> nn.Module:
         h = self.hparams
@@ -75,12 +63,5 @@ class SlowVAE(SequenceMethod):
             beta=float(h["beta"]),
             gamma=float(h["gamma"]),
             rate=float(h["rate"]),
-            hidden=tuple(h["hidden"]),
-            channels=int(h["channels"]),
-            min_recon_var=float(h["min_recon_var"]),
-            max_recon_var=float(h["max_recon_var"]),
+            **self.body_kwargs(),
         )
-
-    def decode(self, z: Any) -> Any:
-        """Latents ``(N, M)`` -> frames in the dataset's layout."""
-        return self._decode(z)
