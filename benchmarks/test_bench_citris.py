@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from training_step import random_batch, step_fn
 
 from crlbench.baselines.citris_nf import Autoencoder, FlowPrior
 from crlbench.baselines.citris_vae import CitrisVAEModule
@@ -31,30 +32,6 @@ def _threads():
     torch.set_num_threads(before)
 
 
-def _batch(frames: torch.Size | tuple[int, ...]) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    return {
-        "pair": (torch.rand(BATCH, 2, *frames, generator=g) * 2 - 1).to(DEVICE),
-        "targets": (torch.rand(BATCH, K, generator=g) < 0.2).float().to(DEVICE),
-    }
-
-
-def _stepper(module: torch.nn.Module, batch: dict[str, torch.Tensor]):
-    module.to(DEVICE).train()
-    opt = torch.optim.AdamW(module.parameters(), lr=1e-3)
-
-    def step() -> None:
-        loss, _ = module.training_loss(batch, 0.5)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if DEVICE == "cuda":
-            torch.cuda.synchronize()
-
-    step()  # warm-up (ActNorm initialisation, allocator)
-    return step
-
-
 MODULES = {
     "citris-vae": lambda: (CitrisVAEModule((3, RES, RES), M, K, channels=64), (3, RES, RES)),
     "citris-nf-autoencoder": lambda: (Autoencoder((3, RES, RES), M, channels=64), (3, RES, RES)),
@@ -66,6 +43,8 @@ MODULES = {
 def test_training_throughput(benchmark, name):
     torch.manual_seed(0)
     module, frames = MODULES[name]()
-    step = _stepper(module, _batch(frames))
+    module.to(DEVICE).train()
+    step = step_fn(module, random_batch(BATCH, frames, K, DEVICE), DEVICE, optimizer=torch.optim.AdamW, lr=1e-3)
+    step()  # warm-up (ActNorm initialisation, allocator)
     benchmark.pedantic(step, rounds=3, iterations=1)
     benchmark.extra_info.update(device=DEVICE, batch=BATCH, images_per_s=round(2 * BATCH / benchmark.stats.stats.min, 1))

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
+from training_step import random_batch, step_fn
 
 from crlbench.baselines.autoencoder import STAGE_KINDS
 from crlbench.baselines.precision import configure, resolve_precision
@@ -73,24 +74,13 @@ def test_cpu_seconds_per_step(benchmark, name):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a sweep worker's share
     obs = (3, res, res)
-    g = torch.Generator().manual_seed(0)
-    batch = {
-        "pair": torch.rand(batch_size, 2, *obs, generator=g) * 2 - 1,
-        "targets": (torch.rand(batch_size, K, generator=g) < 0.2).float(),
-    }
+    batch = random_batch(batch_size, obs, K)
     steps = {}
     for precision in ("fp32", "auto"):
         torch.manual_seed(0)
         module = build(obs).train()
         configure(module, resolve_precision(precision, "cpu"))
-        opt = torch.optim.Adam(module.parameters(), lr=1e-4)
-
-        def step(module=module, opt=opt) -> None:
-            loss, _ = module.training_loss(batch, 0.5)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
+        step = step_fn(module, batch)
         step()  # warm-up: allocator, oneDNN primitives
         steps[precision] = step
     cpu = {k: float("inf") for k in steps}

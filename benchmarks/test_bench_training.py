@@ -26,6 +26,7 @@ from collections.abc import Callable
 import pytest
 import torch
 from torch import nn
+from training_step import random_batch, step_fn
 
 from crlbench.baselines.precision import configure, resolve_precision
 
@@ -104,20 +105,6 @@ def _peaks() -> dict[str, float]:
     return {"amx_bf16": 1024 * mhz * 1e-3 * cores, "avx512_fp32": 64 * mhz * 1e-3 * cores}
 
 
-def _step_fn(module: nn.Module, batch: dict[str, torch.Tensor], device: str) -> Callable[[], None]:
-    opt = torch.optim.Adam(module.parameters(), lr=1e-4)
-
-    def step() -> None:
-        loss, _ = module.training_loss(batch, 0.5)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-
-    return step
-
-
 def _flops(step: Callable[[], None]) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -135,11 +122,7 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
         torch.set_num_threads(THREADS)
     batch_size = 256 if device == "cuda" else 64
     obs = (3, res, res)
-    g = torch.Generator().manual_seed(0)
-    batch = {
-        "pair": (torch.rand(batch_size, 2, *obs, generator=g) * 2 - 1).to(device),
-        "targets": (torch.rand(batch_size, K, generator=g) < 0.2).float().to(device),
-    }
+    batch = random_batch(batch_size, obs, K, device)
     variants = {"fp32": ("fp32", False), "auto": ("auto", False)}
     if COMPILE:
         variants["auto+compile"] = ("auto", True)
@@ -150,7 +133,7 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
         p = resolve_precision(precision, device)
         configure(module, p, compile=compiled)
         used[label] = p.name
-        steps[label] = _step_fn(module, batch, device)
+        steps[label] = step_fn(module, batch, device)
         t0 = time.perf_counter()
         steps[label]()  # warm-up: allocator, oneDNN primitives, compilation
         first_s[label] = time.perf_counter() - t0
@@ -193,7 +176,7 @@ def test_ilcm_toy_train_step(benchmark, case):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    step = _step_fn(ILCMModule((k,), k), {"pair": torch.randn(64, 2, k)}, "cpu")
+    step = step_fn(ILCMModule((k,), k), {"pair": torch.randn(64, 2, k)})
     step()
     benchmark.pedantic(step, rounds=50, iterations=1)
     benchmark.extra_info["pairs_per_s"] = round(64 / benchmark.stats.stats.min, 1)
