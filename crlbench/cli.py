@@ -72,13 +72,9 @@ def _folder(flag: str, path: Path, *, create: bool = True) -> Path:
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise CrlbenchError(f"{flag} {path}: cannot create the folder under {parent}; choose a writable location")
         return path
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CrlbenchError(f"{flag} {path}: cannot create the folder ({e.strerror}); choose a writable location") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise CrlbenchError(f"{flag} {path}: the folder is not writable; choose a writable location")
-    return path
+    from crlbench.locks import output_folder
+
+    return output_folder(path, flag)
 
 
 def _key_value(text: str) -> tuple[str, Any]:

@@ -1,4 +1,5 @@
-"""Exclusive use of an output: one writer per file (a dataset, a run, a record) at a time.
+"""Exclusive use of an output: one writer per file (a dataset, a run, a record) at a time,
+in an output folder created up front (:func:`output_folder`).
 
 A lock is an advisory ``fcntl.flock`` on a hidden file beside the output,
 ``<folder>/.<name>.lock``. The kernel releases it when its holder exits, killed or not, so
@@ -24,11 +25,26 @@ from pathlib import Path
 
 from crlbench.errors import CrlbenchError
 
-__all__ = ["LockedError", "exclusive", "lock_path"]
+__all__ = ["LockedError", "exclusive", "lock_path", "output_folder"]
 
 
 class LockedError(CrlbenchError):
     """Another process holds the output; the message names it."""
+
+
+def output_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Create the folder ``path`` (and its parents) or raise a :class:`CrlbenchError` that says
+    why, naming it ``what``, before any output is written."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CrlbenchError(f"{what} {out} is a file; name a folder (it is created if missing)") from None
+    except OSError as e:
+        raise CrlbenchError(f"{what} {out}: cannot create it ({e.strerror}); choose a writable location") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CrlbenchError(f"{what} {out} is not writable; choose a writable location")
+    return out
 
 
 def lock_path(target: str | Path) -> Path:

@@ -39,7 +39,7 @@ from crlbench.datasets.card import write_card
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import CrlbenchError, DataFileError, OutputExistsError
 from crlbench.executors import Executor, LocalExecutor
-from crlbench.locks import exclusive
+from crlbench.locks import exclusive, output_folder
 from crlbench.registry import scene_class
 from crlbench.simulators.base import Renderer, Scene
 from crlbench.simulators.policies import sample_targets
@@ -226,19 +226,6 @@ def _check_existing(path: Path, parts: Path, spec: DatasetSpec, overwrite: bool)
     return False
 
 
-def _output_folder(out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise CrlbenchError(f"output folder {out} is a file; choose a folder") from None
-    except OSError as e:
-        raise CrlbenchError(f"output folder {out}: cannot create it ({e.strerror}); choose a writable folder") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise CrlbenchError(f"output folder {out} is not writable; choose a writable folder")
-    return out
-
-
 def _check_splits(spec: DatasetSpec) -> None:
     empty = [name for name, n in spec.splits.items() if n < 1]
     if empty:
@@ -278,7 +265,7 @@ def generate(
         LockedError: another process is generating the same file (and ``wait`` is False).
     """
     _check_splits(spec)
-    path = output_path(_output_folder(out_dir), spec)
+    path = output_path(output_folder(out_dir), spec)
     with exclusive(path, wait=wait, on_wait=lambda holder: print(f"{path}: waiting for {holder}", file=sys.stderr)):
         return _generate_locked(spec, path, executor or LocalExecutor(workers), overwrite, progress, shard_frames)
 

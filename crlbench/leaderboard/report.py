@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from crlbench.datasets.card import draw_graph
-from crlbench.errors import CrlbenchError
 from crlbench.leaderboard.records import ResultRecord
 from crlbench.leaderboard.table import (
     MARKS,
@@ -44,6 +43,7 @@ from crlbench.leaderboard.table import (
     to_csv,
     to_markdown,
 )
+from crlbench.locks import output_folder
 
 __all__ = ["build_site", "render_html"]
 
@@ -526,13 +526,7 @@ def build_site(
     """
     records = list(records)
     df = aggregate(records, main_tier=main_tier, submitted=submitted)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise CrlbenchError(f"site folder {out} is a file; name a folder (it is created if missing)") from None
-    except OSError as e:
-        raise CrlbenchError(f"site folder {out}: cannot create it ({e.strerror}); choose a writable location") from None
+    out = output_folder(out_dir, "site folder")
     to_csv(df, out / "results.csv")
     (out / "results.md").write_text(to_markdown(df, graphs=aggregate_graphs(records, main_tier=main_tier)), encoding="utf-8")
     page = render_html(records, df, datasets=datasets, title=title)
