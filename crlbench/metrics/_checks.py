@@ -13,11 +13,13 @@ import numpy as np
 
 from crlbench.core import Variable, topological_order
 from crlbench.errors import CrlbenchError
+from crlbench.metrics import kinds
 
 __all__ = [
     "as_array",
     "as_latents",
     "as_truth",
+    "as_group_predictions",
     "as_assignment",
     "as_adjacency",
     "as_variables",
@@ -93,6 +95,23 @@ def as_truth(y: object, variables: Sequence[Variable], name: str = "y_true") -> 
                     f"[0, {v.n_categories}), got values in [{c.min()}, {c.max()}]"
                 )
     return a
+
+
+def as_group_predictions(
+    y_true: object, predictions: object, variables: Sequence[Variable] | None, multioutput: str, name: str
+) -> tuple[np.ndarray, np.ndarray, Sequence[Variable]]:
+    """Inputs of a group-by-variable matrix (``name`` in messages): checked ``(N, D)`` truth,
+    ``(G, N, D)`` per-group predictions and the variables (default: D continuous scalars);
+    ``multioutput`` must be ``"per_variable"`` or ``"raw_values"``."""
+    y = as_latents(y_true, "y_true", "(N, D)")
+    variables = kinds.default_variables(y.shape[-1]) if variables is None else variables
+    y = as_truth(y, variables)
+    preds = as_array(predictions, "predictions", "(G, N, D)", ndim=3)
+    if preds.shape[1:] != y.shape:
+        raise CrlbenchError(f"predictions must be (G, N, D) with (N, D) = {y.shape}, got {preds.shape}")
+    if multioutput not in ("per_variable", "raw_values"):
+        raise CrlbenchError(f"{name}: multioutput must be 'per_variable' or 'raw_values'")
+    return y, preds, variables
 
 
 def check_lengths(**arrays: np.ndarray) -> int:

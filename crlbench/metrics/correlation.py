@@ -20,12 +20,10 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
 from crlbench.core import Variable
-from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
 from crlbench.metrics._checks import (
-    as_array,
+    as_group_predictions,
     as_latents,
-    as_truth,
     check_choice,
     check_lengths,
     split_indices,
@@ -132,14 +130,7 @@ def spearman_matrix(
     Returns:
         (G, K) or (G, D) matrix in [0, 1].
     """
-    y_true = as_latents(y_true, "y_true", "(N, D)")
-    variables = kinds.default_variables(y_true.shape[-1]) if variables is None else variables
-    y = as_truth(y_true, variables)
-    preds = as_array(predictions, "predictions", "(G, N, D)", ndim=3)
-    if preds.shape[1:] != y.shape:
-        raise CrlbenchError(f"predictions must be (G, N, D) with (N, D) = {y.shape}, got {preds.shape}")
-    if multioutput not in ("per_variable", "raw_values"):
-        raise CrlbenchError("spearman_matrix: multioutput must be 'per_variable' or 'raw_values'")
+    y, preds, variables = as_group_predictions(y_true, predictions, variables, multioutput, "spearman_matrix")
     t = kinds.encode(y, variables)
     rt = rankdata(t, axis=0)
     informative = t.std(axis=0) > 0

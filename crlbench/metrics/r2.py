@@ -28,7 +28,7 @@ import numpy as np
 from crlbench.core import Variable
 from crlbench.errors import CrlbenchError
 from crlbench.metrics import kinds
-from crlbench.metrics._checks import as_array, as_latents, as_truth, check_lengths
+from crlbench.metrics._checks import as_group_predictions, as_latents, as_truth, check_lengths
 
 __all__ = ["typed_r2_score", "r2_matrix", "diag_score", "sep_error"]
 
@@ -100,15 +100,8 @@ def r2_matrix(
     Returns:
         (G, K) or (G, D) matrix of R² values.
     """
-    y_true = as_latents(y_true, "y_true", "(N, D)")
-    variables = kinds.default_variables(y_true.shape[-1]) if variables is None else variables
-    y_true = as_truth(y_true, variables, "y_true")
-    preds = as_array(predictions, "predictions", "(G, N, D)", ndim=3)
-    if preds.shape[1:] != y_true.shape:
-        raise CrlbenchError(f"predictions must be (G, N, D) with (N, D) = {y_true.shape}, got {preds.shape}")
-    if multioutput == "uniform_average":
-        raise CrlbenchError("r2_matrix: multioutput must be 'per_variable' or 'raw_values'")
-    return np.asarray(kinds.aggregate(_r2_dims(y_true, preds, variables), variables, multioutput))
+    y, preds, variables = as_group_predictions(y_true, predictions, variables, multioutput, "r2_matrix")
+    return np.asarray(kinds.aggregate(_r2_dims(y, preds, variables), variables, multioutput))
 
 
 def _square(matrix: np.ndarray) -> np.ndarray:
