@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crlbench.datasets.spec import MODES, DatasetSpec
+from crlbench.datasets.spec import MODES, DatasetSpec, Mode
 from crlbench.errors import CrlbenchError, UnknownIdError
 from crlbench.simulators import causal3dident, causal_circuit, toy_son  # noqa: F401 - registers the scenes
 from crlbench.simulators.base import SCENES
@@ -73,10 +73,12 @@ def _import_file(path: str) -> Any:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    if spec is None or spec.loader is None:
+        raise CrlbenchError(f"cannot import {path!r} as a Python module (a method file is named 'path/to/file.py:ClassName')")
+    module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[name]
         raise
@@ -101,7 +103,7 @@ class DatasetEntry:
 
     id: str
     scene: str
-    mode: str
+    mode: Mode
     description: str
     sizes: Mapping[str, Mapping[str, int]]
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -133,7 +135,7 @@ class DatasetEntry:
             dataset_id=self.id,
             scene=self.scene,
             scene_version=cls.version,
-            mode=self.mode,  # type: ignore[arg-type]
+            mode=self.mode,
             splits=dict(self.sizes[size]),
             params=merged,
             resolution=self.resolution if resolution is None else resolution,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -207,10 +207,10 @@ class CitrisNF(SequenceMethod):
     def _train(
         self, train: dict[str, Any], val: dict[str, Any] | None, budget: Budget, seed: int, loop: LoopConfig, workdir: Path | None
     ) -> TrainResult:
-        mod: CitrisNFModule = self.module  # type: ignore[assignment]
+        mod = cast(CitrisNFModule, self.module)
         stage = self.stages.get("autoencoder")
         if stage is not None:
-            mod.autoencoder = stage.module  # type: ignore[assignment]  # shared, frozen
+            mod.autoencoder = cast(Autoencoder, stage.module)  # shared, frozen
             self.ae_result = stage.result
         else:
             ae_dir = workdir / "autoencoder" if workdir is not None else None
@@ -225,14 +225,14 @@ class CitrisNF(SequenceMethod):
         """Encodings of every frame, as vector windows ``(N, 2, M)`` (computed once)."""
         pair = arrays["pair"]
         frames = _Frames(pair)
-        enc = self._map(self.module.autoencoder.encoder, frames).astype(np.float32)  # type: ignore[union-attr]
+        enc = self._map(cast(CitrisNFModule, self.module).autoencoder.encoder, frames).astype(np.float32)
         return {"pair": np.stack([enc[:-1], enc[1:]], axis=1), "targets": arrays["targets"]}
 
     def assignment(self) -> np.ndarray:
         """``(M, K+1)`` learned assignment probabilities; column 0 = no variable."""
-        mod = self._check_ready()
+        mod = cast(CitrisNFModule, self._check_ready())
         with torch.no_grad():
-            return mod.flow_prior.prior.assignment_probs().cpu().numpy().astype(np.float64)  # type: ignore[union-attr,operator]
+            return mod.flow_prior.prior.assignment_probs().cpu().numpy().astype(np.float64)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents ``(N, M)`` -> frames, through the inverse flow and the decoder."""

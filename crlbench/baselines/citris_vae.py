@@ -17,7 +17,7 @@ from the posterior sample. Encoder and decoder are the shared blocks of
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -144,6 +144,6 @@ class CitrisVAE(SequenceVAE):
 
     def assignment(self) -> np.ndarray:
         """``(M, K+1)`` learned assignment probabilities; column 0 = no variable."""
-        mod = self._check_ready()
+        mod = cast(CitrisVAEModule, self._check_ready())
         with torch.no_grad():
-            return mod.prior.assignment_probs().cpu().numpy().astype(np.float64)  # type: ignore[union-attr,operator]
+            return mod.prior.assignment_probs().cpu().numpy().astype(np.float64)

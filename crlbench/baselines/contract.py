@@ -80,7 +80,10 @@ class Budget:
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """Optimiser steps this budget allows at ``steps_per_epoch``."""
-        return self.steps if self.steps is not None else self.epochs * max(1, steps_per_epoch)  # type: ignore[operator]
+        if self.steps is not None:
+            return self.steps
+        assert self.epochs is not None  # __post_init__: exactly one of them is set
+        return self.epochs * max(1, steps_per_epoch)
 
     def __str__(self) -> str:
         return f"{self.epochs}ep" if self.epochs is not None else f"{self.steps}steps"

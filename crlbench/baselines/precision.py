@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -146,14 +146,14 @@ class AutocastNet(nn.Module):
     """
 
     precision: Precision | None = None
-    _compiled: object | None = None
+    _compiled: Callable[[Tensor], Tensor] | None = None
 
     def body(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
         if self._compiled is not None and self.training and torch.is_grad_enabled():
-            return self._compiled(x)  # type: ignore[operator]
+            return self._compiled(x)
         return self._run(x)
 
     def _run(self, x: Tensor) -> Tensor:

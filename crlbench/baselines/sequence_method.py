@@ -189,8 +189,12 @@ class SequenceVAEModule(nn.Module):
     def decode_latents(self, z: Tensor) -> Tensor:
         return self.decoder(z)
 
+    def training_loss(self, batch: dict[str, Tensor], progress: float) -> tuple[Tensor, dict[str, float]]:
+        """Each baseline's objective on a batch of windows: loss and logged terms."""
+        raise NotImplementedError
+
     def validation_loss(self, batch: dict[str, Tensor]) -> dict[str, float]:
-        loss, logs = self.training_loss(batch, 1.0)  # type: ignore[operator]
+        loss, logs = self.training_loss(batch, 1.0)
         return {"loss": float(loss), **logs}
 
 
@@ -249,7 +253,7 @@ class SequenceMethod(TorchMethod):
         b = self.map_batch
         with torch.no_grad():
             for s in range(0, len(z), b):
-                outs.append(from_tensor(mod.decode_latents(torch.as_tensor(z[s : s + b], device=self.device))))  # type: ignore[operator]
+                outs.append(from_tensor(mod.decode_latents(torch.as_tensor(z[s : s + b], device=self.device))))  # type: ignore[operator]  # nn.Module types attributes as Tensor | Module
         return np.concatenate(outs)
 
 

@@ -18,7 +18,7 @@ from crlbench.errors import CrlbenchError
 __all__ = ["Mode", "MODES", "SPLIT_KINDS", "DatasetSpec", "FORMAT_VERSION"]
 
 Mode = Literal["sequences", "pairs", "triplets"]
-MODES: tuple[str, ...] = ("sequences", "pairs", "triplets")
+MODES: tuple[Mode, ...] = ("sequences", "pairs", "triplets")
 
 #: What one sample of each split holds, per mode. ``sequence``: one long rollout whose
 #: length is the split size; ``pairs``: (pre, post) with shared noise; ``triplets``:

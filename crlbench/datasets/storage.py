@@ -24,12 +24,12 @@ import json
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import h5py
 import numpy as np
 
-from crlbench.core import CausalGraph, Variable
+from crlbench.core import CausalGraph, Kind, Variable
 from crlbench.datasets.spec import DatasetSpec
 from crlbench.errors import DataFileError
 
@@ -218,7 +218,7 @@ def read_variables(f: h5py.File) -> tuple[Variable, ...]:
         out.append(
             Variable(
                 name,
-                str(g["kinds"].asstr()[i]),  # type: ignore[arg-type]
+                cast(Kind, str(g["kinds"].asstr()[i])),  # Variable checks the value
                 dims,
                 float(g["low"][i]),
                 float(g["high"][i]),

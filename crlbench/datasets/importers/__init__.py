@@ -34,7 +34,7 @@ from crlbench.datasets import storage
 from crlbench.datasets.card import write_card
 from crlbench.datasets.importers import citris, ilcm
 from crlbench.datasets.importers.release import Plan, Split, frames, sha256_file
-from crlbench.datasets.spec import DatasetSpec
+from crlbench.datasets.spec import DatasetSpec, Mode
 from crlbench.errors import CrlbenchError
 
 __all__ = ["FORMATS", "ReleaseFormat", "import_release", "check_sources", "is_imported", "foreign_file_hint", "sha256_file", "SOURCE_ATTR"]
@@ -55,7 +55,7 @@ class ReleaseFormat:
 
     name: str
     scene: str
-    mode: str
+    mode: Mode
     tag: str
     description: str
     read: Callable[..., Plan]
@@ -147,7 +147,7 @@ def import_release(
         dataset_id=dataset_id,
         scene=f.scene,
         scene_version=plan.scene.version,
-        mode=f.mode,  # type: ignore[arg-type]
+        mode=f.mode,
         splits={name: len(s.arrays["latents"]) for name, s in plan.splits.items()},
         params=json.loads(json.dumps(plan.params)),
         resolution=side,

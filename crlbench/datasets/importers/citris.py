@@ -114,7 +114,9 @@ def read(source: Path, *, instantaneous: bool = False) -> Plan:
         return checked(sc, z, str(files[split]))
 
     def grouped(split: str) -> np.ndarray:
-        flags = members[split][2].read()  # type: ignore[union-attr]
+        flags_member = members[split][2]
+        assert flags_member is not None  # _members requires the flags of train, val and test
+        flags = flags_member.read()
         return np.stack([(flags[:, list(cols)] != 0).any(axis=-1) for cols in TARGETS[:k]], axis=-1).astype(np.uint8)
 
     splits: dict[str, Split] = {}

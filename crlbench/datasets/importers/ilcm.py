@@ -52,10 +52,13 @@ def _find(source: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _members(path: Path) -> dict[str, Member | None]:
+def _members(path: Path) -> dict[str, Member]:
+    """The arrays of one file by name; ``epsilon`` only where the file has it."""
     z = Npz(path)
-    m: dict[str, Member | None] = {k[0]: z.need(*k) for k in KEYS}
-    m["epsilon"] = z.get("epsilon", required=False)
+    m = {k[0]: z.need(*k) for k in KEYS}
+    eps = z.get("epsilon", required=False)
+    if eps is not None:
+        m["epsilon"] = eps
     imgs = z.need("imgs")
     if imgs.dtype.kind == "S":
         expect(imgs, (None, 2), "S", "encoded images (JPEG bytes) before and after the intervention")
@@ -64,11 +67,11 @@ def _members(path: Path) -> dict[str, Member | None]:
     expect(z.need("original_latents"), (None, 2, 4), "fiu", "latents before and after the intervention")
     expect(z.need("intervention_labels"), (None,), "iu", "labels (0 = none)")
     expect(z.need("intervention_masks"), (None, 4), "bui", "intervention masks")
-    if m["epsilon"] is not None:
-        expect(m["epsilon"], (None, 2, 4), "f", "noise encodings before and after the intervention")
+    if eps is not None:
+        expect(eps, (None, 2, 4), "f", "noise encodings before and after the intervention")
     n = len(z.need("original_latents"))
     for key, a in m.items():
-        if a is not None and len(a) != n:
+        if len(a) != n:
             raise CrlbenchError(f"{path}: {key!r} has {len(a)} rows but original_latents has {n}")
     return m
 
@@ -135,12 +138,11 @@ def read(source: Path, *, columns: str | None = None) -> Plan:
     files = _find(source)
     parts = {split: [_members(p) for p in paths] for split, paths in files.items()}
 
-    def cat(split: str, key: str) -> np.ndarray | None:
-        got = [m[key] for m in parts[split]]
-        return None if any(a is None for a in got) else np.concatenate([a.read() for a in got])  # type: ignore[union-attr]
+    def cat(split: str, key: str) -> np.ndarray:
+        return np.concatenate([m[key].read() for m in parts[split]])
 
     if columns is None:
-        order = infer_columns(cat("train", "original_latents"), cat("train", "intervention_masks").astype(bool))  # type: ignore[arg-type, union-attr]
+        order = infer_columns(cat("train", "original_latents"), cat("train", "intervention_masks").astype(bool))
         used = "inferred: " + ",".join(f"{n}={c}" for n, c in zip(names, order))
     else:
         given = [c.strip() for c in columns.split(",")]
@@ -150,14 +152,14 @@ def read(source: Path, *, columns: str | None = None) -> Plan:
 
     splits: dict[str, Split] = {}
     for split in files:
-        z = cat(split, "original_latents").astype(np.float64)[..., order]  # type: ignore[union-attr]
-        masks = cat(split, "intervention_masks").astype(bool)  # type: ignore[union-attr]
-        labels = cat(split, "intervention_labels").astype(np.int64)  # type: ignore[union-attr]
+        z = cat(split, "original_latents").astype(np.float64)[..., order]
+        masks = cat(split, "intervention_masks").astype(bool)
+        labels = cat(split, "intervention_labels").astype(np.int64)
         _check_labels(split, labels, masks)
-        eps = cat(split, "epsilon")
+        eps = cat(split, "epsilon") if all("epsilon" in m for m in parts[split]) else None
         noise = np.zeros((len(z), 0)) if eps is None else eps.astype(np.float64)[..., order].reshape(len(z), -1)
         arrays = {"latents": checked(sc, z, f"{source} ({split})"), "targets": masks[:, order].astype(np.uint8), "noise": noise}
-        splits[split] = Split(arrays, Concat([m["imgs"] for m in parts[split]]), (len(z), 2))  # type: ignore[misc]
+        splits[split] = Split(arrays, Concat([m["imgs"] for m in parts[split]]), (len(z), 2))
     test = splits["test"]
     n = len(test.arrays["latents"])
     splits["test_indep"] = Split({"latents": test.arrays["latents"][:, 0]}, test.images, (n,), take=lambda block: block[:, 0])
