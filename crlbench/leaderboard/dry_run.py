@@ -12,8 +12,8 @@ checks the CUDA path itself in minutes. It writes its records under the tier
 folder of their own (``results-dry-run`` by default), never beside real records.
 
 ``crlbench sweep --protocol TRACK --tier paper --dry-run`` runs one. The default tests run
-it for every method of the toy tracks, slow tests for the CausalCircuit image tracks, so
-that a GPU run meets only the scale.
+it for every method of the toy tracks and of the CausalCircuit pairs track, a slow test for
+the CausalCircuit TRIS track, so that a GPU run meets only the scale.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The paper tier's code path, run at dry-run scale: every method of the toy tracks in the
-default run, an image track (paper resolution, conv width and latents) marked slow."""
+"""The paper tier's code path, run at dry-run scale: every method of the toy tracks and of
+the CausalCircuit pairs track (paper resolution, conv width, latents and shared stage) in the
+default run, the CausalCircuit TRIS track (batch 512 windows at 64 px) marked slow."""
 
 from __future__ import annotations
 
@@ -80,8 +81,7 @@ def test_dry_run_refuses_a_folder_of_real_records_and_other_tiers(tmp_path):
         dry_run("toy-son-pairs-v1", seeds=[7])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("track", ["causal-circuit-pairs-v1", "causal-circuit-tris-v1"])
+@pytest.mark.parametrize("track", ["causal-circuit-pairs-v1", pytest.param("causal-circuit-tris-v1", marks=pytest.mark.slow)])
 def test_paper_dry_run_image_track(track, tmp_path):
     paper = protocol(track, "paper")
     report = dry_run_sweep(track, results=tmp_path / "dry", root=tmp_path / "data", seeds=[0])
