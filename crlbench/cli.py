@@ -262,6 +262,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_non_negative, default=0, help="training seed (default 0)")
     p.add_argument("--out", type=_path, required=True, help="run directory (an existing one of the same config resumes)")
     p.add_argument("--budget", default=None, help="training length: 90ep (epochs) or 20000steps; default: the method's")
+    p.add_argument(
+        "--stage-budget",
+        default=None,
+        help="training length of the shared stages the method uses (trained once per dataset); default: --budget",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="method hyperparameter")
     p.add_argument("--loop", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="loop setting (lr, batch_size, ...)")
@@ -294,6 +299,7 @@ def _train(args: argparse.Namespace) -> int:
         args.seed,
         _folder("--out", args.out),
         budget=args.budget,
+        stage_budget=args.stage_budget,
         device=args.device,
         params=dict(args.param),
         progress=not args.no_progress,
@@ -396,10 +402,11 @@ def _tracks(args: argparse.Namespace) -> int:
         if args.tier not in (None, tier):
             continue
         graphs = f"  graphs {','.join(map(str, p.graphs))}" if p.graphs else ""
+        stages = f"  stages {p.stage_budget}" if p.stage_budget else ""
         print(
             f"{track:<28} {tier:<6} seeds {len(p.seeds)}  budget {p.budget:<10} batch {p.batch_size:<4} "
             f"{_observation(p):<6} latents {p.latent_dim or 'K'!s:<3} "
-            f"{p.device:<4} probe {p.probe:<6} methods {', '.join(p.methods)}{graphs}"
+            f"{p.device:<4} probe {p.probe:<6} methods {', '.join(p.methods)}{graphs}{stages}"
         )
     return 0
 

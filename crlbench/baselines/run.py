@@ -153,6 +153,7 @@ def train(
     out_dir: str | Path = "runs/run",
     *,
     budget: Budget | str | int | None = None,
+    stage_budget: Budget | str | int | None = None,
     device: str = "auto",
     params: Mapping[str, Any] | None = None,
     loop: Mapping[str, Any] | None = None,
@@ -171,6 +172,8 @@ def train(
         seed: Training seed.
         out_dir: The run directory (created; an existing one of the same config resumes).
         budget: Epochs or steps (``"90ep"``, ``"20000steps"``); default: the method's.
+        stage_budget: Budget of the shared stages the method declares (trained once per
+            dataset and budget, then loaded); default: ``budget``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         params: Method hyperparameters.
         loop: Overrides of the method's loop settings (``lr``, ``batch_size``...).
@@ -224,6 +227,7 @@ def train(
             "entry_point": f"{cls.__module__}:{cls.__qualname__}",
             "method_config": model.config() if hasattr(model, "config") else {"params": dict(params or {})},
             "budget": str(Budget.parse(budget)) if budget is not None else str(getattr(cls, "default_budget", "")),
+            "stage_budget": str(Budget.parse(stage_budget)) if stage_budget is not None else None,
             "seed": seed,
             "device": device,
             "dataset": {"id": ds.spec.dataset_id, "path": str(ds.path), "spec_hash": ds.spec.hash, "params": dict(ds.spec.params)},
@@ -234,11 +238,11 @@ def train(
         old = out / "config.json"
         if old.exists():
             prev = json.loads(old.read_text())
-            keep = ("method", "method_config", "budget", "seed", "dataset")
+            keep = ("method", "method_config", "budget", "stage_budget", "seed", "dataset")
             if any(prev.get(k) != json.loads(json.dumps(config[k], default=str)) for k in keep):
                 raise CrlbenchError(f"{out} holds a run of another configuration; use a new --out folder or delete it")
         _write_json(config, old)
-        stages = _shared_stages(model, ds, budget, progress)  # trained once per dataset, then loaded
+        stages = _shared_stages(model, ds, stage_budget if stage_budget is not None else budget, progress)
         if stages:
             config["stages"] = {name: stage.provenance() for name, stage in stages.items()}
             _write_json(config, old)

@@ -47,6 +47,9 @@ class Protocol:
             this protocol object stands for, see :meth:`on_graph`).
         seeds: Training seeds 0..k-1.
         budget: Training budget (``"90ep"``, ``"5000steps"``).
+        stage_budget: Budget of the shared pretrained stages (the autoencoder CITRIS-NF's
+            flow trains on, the encodings the pairs methods train on on images), trained
+            once per dataset; None: ``budget``.
         batch_size: Training batch size; ``latent_dim``: latents per method (None: the
             number of causal dimensions).
         probe: R² / Spearman probe (``mlp`` faithful, ``kernel``/``linear`` fast);
@@ -75,6 +78,7 @@ class Protocol:
     baseline_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     graphs: tuple[int, ...] = ()
     dataset: str | None = None
+    stage_budget: str | None = None
 
     @property
     def dataset_id(self) -> str:
@@ -132,12 +136,12 @@ class Protocol:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field and the dataset hash (one per graph), as JSON-native values (what
-        :attr:`hash` covers). ``graphs`` and ``dataset`` enter only when set, so that the
-        hashes of single-graph tracks do not depend on them."""
+        :attr:`hash` covers). ``graphs``, ``dataset`` and ``stage_budget`` enter only when
+        set, so that the hashes of protocols without them do not depend on them."""
         d = asdict(self)
         d["dataset_params"] = dict(self.dataset_params)
         d["baseline_params"] = {m: dict(p) for m, p in self.baseline_params.items()}
-        for name in ("graphs", "dataset"):
+        for name in ("graphs", "dataset", "stage_budget"):
             if not d[name]:
                 del d[name]
         if self.graphs:  # every graph object of the protocol has the same hash
@@ -182,28 +186,30 @@ def _image_baselines(mode: str, channels: int, latent_dim: int, max_options: int
     return {m: {k: tier[k] for k in METHODS[m].tier_params} for m in official_methods(mode)}
 
 
-def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int]]) -> dict[tuple[str, str], Protocol]:
-    """An image track; ``budgets``: tier -> (budget, batch size).
+def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int, str | None]]) -> dict[tuple[str, str], Protocol]:
+    """An image track; ``budgets``: tier -> (budget, batch size, stage budget or None).
 
     Smoke: 32x32 frames, c_hid 32, 16 latents, 2 of the K+1 options decoded: minutes per run
     on one CPU core, an end-to-end check rather than a result. CPU: :data:`CPU_RESOLUTION`
-    frames, c_hid 32, 16 latents, 2 options, cpu-size data (docs/leaderboard.md, "Tiers",
-    says how it was sized). Paper: 64x64 (CITRIS' and ILCM's training size), c_hid 64, 32
-    latents, every option.
+    frames, c_hid 32, 16 latents, every option (the pairs methods train on the shared
+    stage's 8-dimensional encodings, where decoding all K+1 options is cheap), cpu-size data
+    (docs/leaderboard.md, "Tiers", says how it was sized). Paper: 64x64 (CITRIS' and ILCM's
+    training size), c_hid 64, 32 latents, every option.
     """
     mode = dataset_entry(track).mode
-    shape = {"smoke": (32, 32, 16, 2), "cpu": (CPU_RESOLUTION[mode], 32, 16, 2), "paper": (64, 64, 32, None)}
+    shape = {"smoke": (32, 32, 16, 2), "cpu": (CPU_RESOLUTION[mode], 32, 16, None), "paper": (64, 64, 32, None)}
     return _track(
         track,
         {
             tier: {
                 "budget": budget,
                 "batch_size": batch,
+                "stage_budget": stage_budget,
                 "resolution": shape[tier][0],
                 "latent_dim": None if mode == "pairs" else shape[tier][2],
                 "baseline_params": _image_baselines(mode, *shape[tier][1:]),
             }
-            for tier, (budget, batch) in budgets.items()
+            for tier, (budget, batch, stage_budget) in budgets.items()
         },
     )
 
@@ -213,10 +219,13 @@ def _image_track(track: str, *, budgets: Mapping[str, tuple[str, int]]) -> dict[
 #: at 32 px), so 600 steps at 64 px (33-44 minutes, on which every pairs run waits) would not
 #: fit the tier's limits (docs/leaderboard.md, "Tiers").
 CPU_RESOLUTION = {"sequences": 64, "pairs": 32}
-#: (budget, batch size) of the cpu tier's image tracks: TRIS (batch in windows of two
-#: frames) and pairs (the budget of the shared stage and of each method on its encodings).
-CPU_TRIS = ("800steps", 32)
-CPU_PAIRS = ("600steps", 32)
+#: (budget, batch size, stage budget) of the cpu tier's image tracks. TRIS: batch in windows
+#: of two frames; CITRIS-NF's autoencoder trains for the run's budget. Pairs: the shared
+#: reduce-dim stage trains 600 steps on the images, then each method 8000 steps on its
+#: 8-dimensional encodings (seconds per thousand steps), as long as on the toy tracks, so
+#: that ILCM's phases each train for hundreds of steps.
+CPU_TRIS = ("800steps", 32, None)
+CPU_PAIRS = ("8000steps", 32, "600steps")
 #: Graphs (data seeds) of the toy tracks' cpu and paper tiers, as ILCM's three data seeds:
 #: at n = 5 they have 5-7 (pairs) and 7-10 (TRIS, cross-variable) edges; the smoke tier keeps
 #: one graph (n = 4, data seed 0): it checks the pipeline, not the methods.
@@ -254,10 +263,10 @@ PROTOCOLS: dict[tuple[str, str], Protocol] = {
         dataset="toy-son-pairs-v1",
         dataset_params={"n_vars": 10},
     ),
-    **_image_track("causal-circuit-tris-v1", budgets={"smoke": ("300steps", 64), "cpu": CPU_TRIS, "paper": ("200ep", 512)}),
-    **_image_track("causal3dident-tris-v2", budgets={"smoke": ("300steps", 64), "cpu": CPU_TRIS, "paper": ("200ep", 512)}),
-    **_image_track("causal-circuit-pairs-v1", budgets={"smoke": ("300steps", 32), "cpu": CPU_PAIRS, "paper": ("100ep", 64)}),
-    **_image_track("causal3dident-pairs-v2", budgets={"smoke": ("300steps", 32), "cpu": CPU_PAIRS, "paper": ("100ep", 64)}),
+    **_image_track("causal-circuit-tris-v1", budgets={"smoke": ("300steps", 64, None), "cpu": CPU_TRIS, "paper": ("200ep", 512, None)}),
+    **_image_track("causal3dident-tris-v2", budgets={"smoke": ("300steps", 64, None), "cpu": CPU_TRIS, "paper": ("200ep", 512, None)}),
+    **_image_track("causal-circuit-pairs-v1", budgets={"smoke": ("300steps", 32, None), "cpu": CPU_PAIRS, "paper": ("100ep", 64, None)}),
+    **_image_track("causal3dident-pairs-v2", budgets={"smoke": ("300steps", 32, None), "cpu": CPU_PAIRS, "paper": ("100ep", 64, None)}),
 }
 
 

@@ -173,7 +173,7 @@ def run_one(
         model = make_method(cls, params=params, loop={"batch_size": protocol.batch_size}, device=dev)
         out = run_dir(protocol, method, seed, results)
         start = time.perf_counter()
-        train(model, data, seed, out, budget=protocol.budget, device=dev, progress=progress)
+        train(model, data, seed, out, budget=protocol.budget, stage_budget=protocol.stage_budget, device=dev, progress=progress)
         preds = predict(model, data)
         np.savez_compressed(out / "predictions.npz", **preds)
         evaluation = Evaluator(protocol, data).evaluate(preds, seed=seed)

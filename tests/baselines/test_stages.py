@@ -133,3 +133,24 @@ def test_records_carry_the_stage_keys_of_the_run(tmp_path):
     assert "stages" not in json.loads(ResultRecord.from_dict(data).to_json())  # older records unchanged
     with pytest.raises(RecordError, match="stages.autoencoder"):
         ResultRecord.from_dict({**data, "stages": {"autoencoder": "not-a-key"}})
+
+
+def test_stage_budget_sets_the_stages_training_length_apart_from_the_methods(tmp_path):
+    import json
+
+    from crlbench.baselines.run import train
+    from crlbench.datasets import load
+    from crlbench.datasets.build import generate
+    from tests.helpers import tiny_spec
+
+    data = load(generate(tiny_spec("causal-circuit-pairs-v1"), tmp_path / "data", progress=False))
+    kw = {"params": {"channels": 8}, "loop": {"batch_size": 8, "progress": False}, "device": "cpu", "progress": False}
+    stages = {}
+    for name, budget, stage_budget in (("a", "3steps", "2steps"), ("b", "4steps", "2steps"), ("c", "3steps", None)):
+        run = train("beta-vae", data, 0, tmp_path / name, budget=budget, stage_budget=stage_budget, **kw)
+        config = json.loads((run / "config.json").read_text())
+        assert config["budget"] == budget and config["stage_budget"] == stage_budget
+        stages[name] = config["stages"]["encoding"]["key"]
+    # One stage per stage budget, whatever the method's budget; without one, the method's.
+    assert stages["a"] == stages["b"] != stages["c"]
+    assert len(list((tmp_path / "data").glob("*.stage.pt"))) == 2

@@ -111,9 +111,11 @@ def test_hash_covers_what_a_comparison_depends_on_not_what_a_table_shows():
         {"dataset_seed": 1},
         {"batch_size": 32},
         {"baseline_params": {"ilcm": {"hidden": [8]}}},
+        {"stage_budget": "100steps"},
     ):
         assert replace(p, **change).hash != p.hash, change
     assert "metrics" not in p.to_dict() and "methods" not in p.to_dict()
+    assert "stage_budget" not in p.to_dict()  # unset: the hashes of protocols without stages stay as they were
     assert p.metrics and p.methods  # read from the metric and method tables
 
 
