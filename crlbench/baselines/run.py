@@ -68,7 +68,7 @@ def _precision(model: Any) -> dict[str, str] | None:
     return {"requested": loop.precision, "used": resolve_precision(loop.precision, resolve_device(loop.device)).name}
 
 
-def _shared_stages(model: Any, ds: Any, budget: Budget | str | int | None, progress: bool) -> dict[str, Any]:
+def shared_stages(model: Any, ds: Any, budget: Budget | str | int | None, progress: bool = False) -> dict[str, Any]:
     """The shared stages ``model`` declares on ``ds``, loaded from the dataset's folder or
     trained there once (:func:`crlbench.baselines.autoencoder.load_or_train_stage`)."""
     declare = getattr(model, "shared_stages", None)
@@ -242,7 +242,7 @@ def train(
             if any(prev.get(k) != json.loads(json.dumps(config[k], default=str)) for k in keep):
                 raise CrlbenchError(f"{out} holds a run of another configuration; use a new --out folder or delete it")
         _write_json(config, old)
-        stages = _shared_stages(model, ds, stage_budget if stage_budget is not None else budget, progress)
+        stages = shared_stages(model, ds, stage_budget if stage_budget is not None else budget, progress)
         if stages:
             config["stages"] = {name: stage.provenance() for name, stage in stages.items()}
             _write_json(config, old)

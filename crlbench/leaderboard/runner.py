@@ -126,6 +126,37 @@ def _n_parameters(model: Any) -> int:
     return int(sum(p.numel() for p in module.parameters())) if module is not None else 0
 
 
+def _protocol_method(protocol: Protocol, method: str, device: str | None = None) -> tuple[type, Any, str, list[str]]:
+    """(class, unfitted instance, device, deviations) of ``method`` with the protocol's batch
+    size and, for an official baseline, its ``baseline_params`` (a user's method keeps its own)."""
+    from crlbench.baselines.methods import method_class
+    from crlbench.baselines.run import make_method
+
+    cls = method_class(method)
+    dev, deviations = _device(protocol, device)
+    model = make_method(cls, params=protocol.baseline_params.get(method), loop={"batch_size": protocol.batch_size}, device=dev)
+    return cls, model, dev, deviations
+
+
+def _kept_record(path: Path, protocol: Protocol) -> None:
+    """Check that the record at ``path`` is a valid record of ``protocol``: a run is never
+    retrained over a record, nor is a record of another protocol kept as this one's.
+
+    Raises:
+        CrlbenchError: a broken record, another dataset version, or another protocol hash.
+    """
+    from crlbench.leaderboard.protocols import expected_dataset_hash
+    from crlbench.leaderboard.records import load_record
+
+    rec = load_record(path, expected_hash=expected_dataset_hash)
+    if rec.protocol_hash != protocol.hash:
+        raise CrlbenchError(
+            f"{path} is a record of another protocol of {protocol.track} ({protocol.tier}): hash "
+            f"{rec.protocol_hash[:12]}, the protocol's is now {protocol.hash[:12]}; move it out of "
+            f"the results folder to rerun the run under the current protocol"
+        )
+
+
 def run_one(
     method: str,
     protocol: Protocol,
@@ -147,13 +178,11 @@ def run_one(
     refused unless the crlbench checkout is clean. ``generate``: generate missing data
     (:func:`ensure_dataset`).
     """
-    from crlbench.baselines.methods import method_class
-    from crlbench.baselines.run import make_method, train
+    from crlbench.baselines.run import train
     from crlbench.datasets import load
     from crlbench.leaderboard.evaluate import Evaluator
     from crlbench.leaderboard.predictions import predict
-    from crlbench.leaderboard.protocols import expected_dataset_hash
-    from crlbench.leaderboard.records import load_record, run_precision, run_stages
+    from crlbench.leaderboard.records import run_precision, run_stages
     from crlbench.leaderboard.submit import submission_seeds
 
     if seed not in submission_seeds(protocol):
@@ -164,13 +193,10 @@ def run_one(
     # record the first one wrote (units are idempotent).
     with exclusive(rec_path, wait=True, on_wait=lambda holder: print(f"{rec_path}: waiting for {holder}", file=sys.stderr)):
         if rec_path.exists():
-            load_record(rec_path, expected_hash=expected_dataset_hash)  # a stale record fails here
+            _kept_record(rec_path, protocol)
             return rec_path
         data = load(ensure_dataset(protocol, root, progress=progress, generate=generate))
-        cls = method_class(method)
-        dev, deviations = _device(protocol, device)
-        params = protocol.baseline_params.get(method)  # official baselines only; a user's method keeps its own
-        model = make_method(cls, params=params, loop={"batch_size": protocol.batch_size}, device=dev)
+        cls, model, dev, deviations = _protocol_method(protocol, method, device)
         out = run_dir(protocol, method, seed, results)
         start = time.perf_counter()
         train(model, data, seed, out, budget=protocol.budget, stage_budget=protocol.stage_budget, device=dev, progress=progress)
@@ -271,15 +297,13 @@ def _setup_sweep(arg: tuple[Protocol, str, str | None]) -> tuple:
 
 
 def _finished(protocol: Protocol, method: str, seed: int, results: str | Path) -> bool:
-    """A valid record exists (a stale or broken one is left to :func:`run_one` to report)."""
-    from crlbench.leaderboard.protocols import expected_dataset_hash
-    from crlbench.leaderboard.records import load_record
-
+    """A valid record of this protocol exists (a stale or broken one is left to
+    :func:`run_one` to report)."""
     path = record_file(protocol, method, seed, results)
     if not path.exists():
         return False
     try:
-        load_record(path, expected_hash=expected_dataset_hash)
+        _kept_record(path, protocol)
     except CrlbenchError:
         return False
     return True
@@ -319,11 +343,13 @@ def sweep(
     """Every (method, seed) of ``protocol`` (on every graph); finished runs are skipped,
     failures reported, progress printed when ``progress`` (runs done of all, elapsed time).
 
-    Before any worker starts, the data is generated and, for sequence tracks, the frozen
-    causal encoder that scores triplets is fitted once (not by every worker). ``official``:
+    Before any worker starts, the data is generated, the shared stages the pending methods
+    declare are trained (with every thread of this process, while no worker runs) and, for
+    sequence tracks, the frozen causal encoder that scores triplets is fitted, each once. ``official``:
     refused at once unless the crlbench checkout is clean (and again for each record).
     ``generate`` and ``progress``: as :func:`ensure_dataset`'s.
     """
+    from crlbench.baselines.run import shared_stages
     from crlbench.datasets import load
     from crlbench.executors import LocalExecutor
     from crlbench.leaderboard.evaluate import Evaluator
@@ -342,8 +368,13 @@ def sweep(
                 report.records.append(record_file(on, m, s, results))
             else:
                 units.append((m, s, g))
-        if on.mode == "sequences" and any(u[2] == on.graph for u in units):
-            Evaluator(on, load(path)).causal_predictor()
+        pending = sorted({m for m, _, g in units if g == on.graph})
+        if pending:
+            data = load(path)
+            if on.mode == "sequences":
+                Evaluator(on, data).causal_predictor()
+            for m in pending:
+                shared_stages(_protocol_method(on, m)[1], data, on.stage_budget or on.budget, progress)
     if not units:
         return report
     executor = executor or LocalExecutor(1)

@@ -5,10 +5,12 @@ default run, the CausalCircuit TRIS track (batch 512 windows at 64 px) marked sl
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from crlbench.errors import CrlbenchError
+from crlbench.executors import LocalExecutor
 from crlbench.leaderboard.dry_run import DRY_RUN_STEPS, DRY_RUN_TIER, dry_run, dry_run_sweep
 from crlbench.leaderboard.protocols import PROTOCOLS, protocol
 from crlbench.leaderboard.records import load_record, load_records
@@ -81,11 +83,31 @@ def test_dry_run_refuses_a_folder_of_real_records_and_other_tiers(tmp_path):
         dry_run("toy-son-pairs-v1", seeds=[7])
 
 
+class StagesAtStart(LocalExecutor):
+    """A local executor that notes the shared stages cached under ``root`` when its workers start."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(1)
+        self.root = root
+        self.stages: list[str] = []
+
+    def map_unordered(self, *args, **kwargs):
+        self.stages = sorted(p.name for p in self.root.rglob("*.stage.pt"))
+        return super().map_unordered(*args, **kwargs)
+
+
 @pytest.mark.parametrize("track", ["causal-circuit-pairs-v1", pytest.param("causal-circuit-tris-v1", marks=pytest.mark.slow)])
 def test_paper_dry_run_image_track(track, tmp_path):
     paper = protocol(track, "paper")
-    report = dry_run_sweep(track, results=tmp_path / "dry", root=tmp_path / "data", seeds=[0])
+    executor = StagesAtStart(tmp_path / "data")
+    report = dry_run_sweep(track, results=tmp_path / "dry", root=tmp_path / "data", seeds=[0], executor=executor)
     records = _check_records(report, track, paper.methods, [None])
+    # The shared stage (reduce-dim; CITRIS-NF's autoencoder) is trained once, before any
+    # worker starts, and every run that declares it uses that one.
+    assert len(executor.stages) == 1
+    assert sorted(p.name for p in (tmp_path / "data").rglob("*.stage.pt")) == executor.stages
+    used = {key for r in records for key in r.stages.values()}
+    assert len(used) == 1 and f"-{next(iter(used))[:12]}.stage.pt" in executor.stages[0]
     config = json.loads(next((tmp_path / "dry-runs").rglob("config.json")).read_text())
     assert config["dataset"]["id"] == paper.dataset_id
     assert all(r.precision for r in records)

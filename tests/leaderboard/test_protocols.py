@@ -94,9 +94,13 @@ def test_protocol_hashes_match_the_shipped_records():
     records = sorted(OFFICIAL.glob("*/smoke/*.json"))
     shipped = {path.parent.parent.name for path in records}
     assert {"toy-son-pairs-v1", "toy-son-tris-v1"} <= shipped <= set(tracks()), "official smoke records are missing"
-    for path in records:
+    cpu = sorted((OFFICIAL.parent / "cpu").glob("*/cpu/*.json"))
+    assert cpu, "the cpu tier's reference records are missing"
+    for path in records + cpu:
         rec = json.loads(path.read_text())
         p = protocol(rec["track"], rec["tier"])
+        if rec.get("graph") is not None:
+            p = p.on_graph(rec["graph"])
         assert (rec["protocol_hash"], rec["dataset_hash"]) == (p.hash, p.dataset_hash), path.name
 
 

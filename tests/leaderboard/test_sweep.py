@@ -80,3 +80,16 @@ def test_cli_sweep_names_the_failed_run(tmp_path, capsys):
     failed = [line.strip() for line in out.splitlines() if "FAILED" in line]
     assert len(failed) == 1
     assert failed[0].startswith(f"FAILED {METHOD} seed 0: ") and failed[0].endswith("planted failure in seed 0")
+
+
+def test_a_record_of_another_protocol_is_named_not_kept_or_overwritten(tmp_path):
+    results, data = tmp_path / "results", tmp_path / "data"
+    first = sweep(PROTOCOL, [METHOD], results, root=data)
+    before = {p: p.read_bytes() for p in first.records}
+    changed = replace(PROTOCOL, budget="7steps")  # same data, another protocol hash
+    report = sweep(changed, [METHOD], results, root=data)
+    assert report.records == []
+    assert sorted(report.failed) == [f"{METHOD} seed {s}" for s in PROTOCOL.seeds]
+    assert all("record of another protocol" in e and "move it out" in e for e in report.failed.values())
+    assert {p: p.read_bytes() for p in before} == before
+    assert fits(results, PROTOCOL) == {0: 1, 1: 1, 2: 1}
