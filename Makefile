@@ -36,11 +36,14 @@ official: install
 # every seed and graph, 2 workers (sized for about 4 hours on 2 idle cores; docs/leaderboard.md,
 # "Tiers"). Resumable: finished runs are kept, a killed run resumes from its checkpoint, so
 # rerunning after an interruption continues; each sweep prints runs done of all and the time.
-# Then the table and the page: results/cpu/results.md, results.csv and $(SITE)-cpu/index.html.
+# Then the table and the page: $(REFERENCE)/results.md, results.csv and $(SITE)-cpu/index.html.
+# The shipped records are kept; to reproduce them all, give an empty folder
+# (make reference REFERENCE=/tmp/cpu-tier).
+REFERENCE ?= results/cpu
 reference: install
-	@tracks="$$($(VENV)/bin/crlbench tracks --ids --tier cpu)"; n=$$(echo $$tracks | wc -w); i=0; 	for t in $$tracks; do i=$$((i + 1)); echo "== reference: track $$i/$$n: $$t (cpu tier)"; 	  $(VENV)/bin/crlbench sweep --protocol $$t --tier cpu --workers 2 --data $(DATA) --results results/cpu $(SWEEP_OPTS) || exit 1; done
-	$(VENV)/bin/crlbench leaderboard build results/cpu --out $(SITE)-cpu --data $(DATA)/cpu
-	cp $(SITE)-cpu/results.md $(SITE)-cpu/results.csv results/cpu/
+	@tracks="$$($(VENV)/bin/crlbench tracks --ids --tier cpu)"; n=$$(echo $$tracks | wc -w); i=0; 	for t in $$tracks; do i=$$((i + 1)); echo "== reference: track $$i/$$n: $$t (cpu tier)"; 	  $(VENV)/bin/crlbench sweep --protocol $$t --tier cpu --workers 2 --data $(DATA) --results $(REFERENCE) $(SWEEP_OPTS) || exit 1; done
+	$(VENV)/bin/crlbench leaderboard build $(REFERENCE) --out $(SITE)-cpu --data $(DATA)/cpu
+	cp $(SITE)-cpu/results.md $(SITE)-cpu/results.csv $(REFERENCE)/
 
 # Lint, format and type checks first (settings in pyproject.toml), then the tests.
 test: install
