@@ -11,10 +11,10 @@ For each network and resolution (32 and 64 px) one test builds the same module (
 weights) once per precision and times one optimiser step per precision in interleaved
 rounds, so both sides of the ratio see the same machine load; the best round counts.
 ``extra_info`` holds images/s per precision (the frames a step consumes: 2 per pair or
-window), their ratio,
-the FLOPs of one step (``torch.utils.flop_counter``: convolutions and matrix products,
-forward and backward) and the GFLOP/s achieved against the CPU's AMX bf16 and AVX-512 fp32
-peaks. CPU: batch 64. CUDA (when present): batch 256.
+window), their ratio, ``auto`` against float32 in PyTorch's default NCHW layout as well
+(``auto_over_fp32_nchw``; crlbench's fp32 trains in NHWC on CPU), the FLOPs of one step
+(``torch.utils.flop_counter``: convolutions and matrix products, forward and backward) and
+the GFLOP/s achieved against the CPU's AMX bf16 and AVX-512 fp32 peaks. CPU: batch 64. CUDA (when present): batch 256.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 import torch
@@ -123,7 +124,8 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
     batch_size = 256 if device == "cuda" else 64
     obs = (3, res, res)
     batch = random_batch(batch_size, obs, K, device)
-    variants = {"fp32": ("fp32", False), "auto": ("auto", False)}
+    # fp32_nchw: float32 in PyTorch's default NCHW layout (crlbench's fp32 is NHWC on CPU).
+    variants = {"fp32": ("fp32", False), "fp32_nchw": ("fp32", False), "auto": ("auto", False)}
     if COMPILE:
         variants["auto+compile"] = ("auto", True)
     steps, first_s, used = {}, {}, {}
@@ -131,6 +133,8 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
         torch.manual_seed(0)
         module = NETWORKS[name](obs).to(device).train()
         p = resolve_precision(precision, device)
+        if label == "fp32_nchw":
+            p = replace(p, channels_last=False)
         configure(module, p, compile=compiled)
         used[label] = p.name
         steps[label] = step_fn(module, batch, device)
@@ -156,6 +160,7 @@ def test_training_step_fp32_vs_auto(benchmark, name, res, device):
     for k in steps:
         if k != "fp32":
             info[f"{k}_over_fp32"] = round(best["fp32"] / best[k], 2)
+    info["auto_over_fp32_nchw"] = round(best["fp32_nchw"] / best["auto"], 2)
     if device == "cpu" and peaks["amx_bf16"] > 0:
         info["auto_fraction_of_amx_peak"] = round(flops / best["auto"] / 1e9 / peaks["amx_bf16"], 3)
         info["fp32_fraction_of_avx512_peak"] = round(flops / best["fp32"] / 1e9 / peaks["avx512_fp32"], 3)

@@ -130,9 +130,10 @@ def resolve_precision(precision: str, device: torch.device | str) -> Precision:
             SlowPrecisionWarning,
             stacklevel=2,
         )
-    # NHWC is oneDNN's native layout for bf16 convolutions (CITRIS-VAE, 1 thread: 1.5x over
-    # NCHW in bf16 at 32 and 64 px) and cuDNN's for tensor cores; fp32 keeps NCHW.
-    return Precision(name, dev.type, channels_last=name != "fp32")
+    # NHWC is oneDNN's native layout, in bf16 and in fp32 (conv networks, 2 threads: 1.2-1.8x
+    # over NCHW in fp32 at 32 and 64 px, docs/benchmarks.md), and cuDNN's for tensor cores,
+    # which fp32 does not use on CUDA: there fp32 keeps NCHW.
+    return Precision(name, dev.type, channels_last=dev.type == "cpu" or name != "fp32")
 
 
 class AutocastNet(nn.Module):

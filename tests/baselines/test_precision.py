@@ -29,7 +29,8 @@ def test_auto_is_bf16_with_amx_and_fp32_without(monkeypatch):
     assert p.name == "bf16" and p.dtype == torch.bfloat16 and p.channels_last and not p.needs_scaler
     monkeypatch.setattr(prec, "cpu_has_amx", lambda: False)
     assert prec.resolve_precision("auto", "cpu").name == "fp32"
-    assert prec.resolve_precision("fp32", "cpu").mixed is False
+    fp32 = prec.resolve_precision("fp32", "cpu")
+    assert fp32.mixed is False and fp32.channels_last  # oneDNN's faster layout in fp32 too
 
 
 def test_bf16_without_amx_says_it_is_slow(monkeypatch):
