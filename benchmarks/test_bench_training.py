@@ -14,7 +14,8 @@ rounds, so both sides of the ratio see the same machine load; the best round cou
 window), their ratio, ``auto`` against float32 in PyTorch's default NCHW layout as well
 (``auto_over_fp32_nchw``; crlbench's fp32 trains in NHWC on CPU), the FLOPs of one step
 (``torch.utils.flop_counter``: convolutions and matrix products, forward and backward) and
-the GFLOP/s achieved against the CPU's AMX bf16 and AVX-512 fp32 peaks. CPU: batch 64. CUDA (when present): batch 256.
+the GFLOP/s achieved against the CPU's AMX bf16 and AVX-512 fp32 peaks. CPU: batch 64.
+CUDA (when present): batch 256.
 """
 
 from __future__ import annotations
